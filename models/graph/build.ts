@@ -1,0 +1,121 @@
+/**
+ * Builds (or finds already built) the instrumented graphs of a checkpoint. Built graphs are
+ * cached on disk under a key of the checkpoint's content hash, the builder version and the
+ * architecture options, so a model is built once and reloaded in milliseconds afterwards.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { LlamaCheckpoint } from '../checkpoint';
+import { ExternalWeights } from './onnxGraph';
+import { buildLlamaGraph, llamaBlocks, writeLlamaWeights } from './llama';
+import { BUILDER_VERSION, type GraphSpec } from './spec';
+
+export interface BuiltModel {
+  dir: string;
+  spec: GraphSpec;
+  /** True when this call built it, false when it came from the cache. */
+  built: boolean;
+}
+
+export function defaultGraphCacheDir(): string {
+  return process.env.LAYERLAB_CACHE_DIR
+    ? path.join(process.env.LAYERLAB_CACHE_DIR, 'graphs')
+    : path.join(os.homedir(), '.cache', 'layerlab', 'graphs');
+}
+
+/** Architecture-agnostic description of how to emit one model. */
+export interface GraphRecipe {
+  family: string;
+  modelType: string;
+  source: string;
+  contentHash: string;
+  dModel: number;
+  vocabSize: number;
+  maxSeqLen: number;
+  blocks: GraphSpec['blocks'];
+  kv: GraphSpec['kv'];
+  bosTokenId?: number;
+  eosTokenIds: number[];
+  options: GraphSpec['options'];
+  writeWeights(w: ExternalWeights): void;
+  buildGraph(w: ExternalWeights, withEdit: boolean): Uint8Array;
+}
+
+export function llamaRecipe(ckpt: LlamaCheckpoint): GraphRecipe {
+  const c = ckpt.config;
+  return {
+    family: 'llama',
+    modelType: c.modelType,
+    source: ckpt.source,
+    contentHash: ckpt.contentHash,
+    dModel: c.dModel,
+    vocabSize: c.vocabSize,
+    maxSeqLen: c.maxSeqLen,
+    blocks: llamaBlocks(c.nLayers),
+    kv: { count: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim },
+    bosTokenId: c.bosTokenId,
+    eosTokenIds: c.eosTokenIds ?? [],
+    options: {},
+    writeWeights: (w) => writeLlamaWeights(ckpt, w),
+    buildGraph: (w, withEdit) => buildLlamaGraph(ckpt, w, withEdit),
+  };
+}
+
+function cacheKey(r: GraphRecipe): string {
+  const opts = Object.entries(r.options)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `-${k}${v}`)
+    .join('');
+  return `${r.family}-${r.contentHash.slice(0, 24)}-b${BUILDER_VERSION}${opts}`;
+}
+
+export function buildInstrumentedModel(recipe: GraphRecipe, cacheRoot = defaultGraphCacheDir()): BuiltModel {
+  const dir = path.join(cacheRoot, cacheKey(recipe));
+  const specFile = path.join(dir, 'spec.json');
+  if (fs.existsSync(specFile)) {
+    return { dir, spec: JSON.parse(fs.readFileSync(specFile, 'utf8')) as GraphSpec, built: false };
+  }
+  fs.mkdirSync(cacheRoot, { recursive: true });
+  // Build beside the final folder and rename into place: a crash mid-build leaves no
+  // half-written folder that a later run would mistake for a finished one.
+  const tmp = fs.mkdtempSync(path.join(cacheRoot, `.building-${process.pid}-`));
+  try {
+    const weights = new ExternalWeights(path.join(tmp, 'weights.bin'), 'weights.bin');
+    recipe.writeWeights(weights);
+    weights.close();
+    const spec: GraphSpec = {
+      builderVersion: BUILDER_VERSION,
+      family: recipe.family,
+      modelType: recipe.modelType,
+      source: recipe.source,
+      contentHash: recipe.contentHash,
+      dModel: recipe.dModel,
+      vocabSize: recipe.vocabSize,
+      maxSeqLen: recipe.maxSeqLen,
+      nBlocks: recipe.blocks.length,
+      blocks: recipe.blocks,
+      kv: recipe.kv,
+      graphs: { plain: 'decoder.onnx', edit: 'decoder-edit.onnx' },
+      weightsFile: 'weights.bin',
+      weightsBytes: weights.size,
+      bosTokenId: recipe.bosTokenId,
+      eosTokenIds: recipe.eosTokenIds,
+      options: recipe.options,
+    };
+    fs.writeFileSync(path.join(tmp, spec.graphs.plain), recipe.buildGraph(weights, false));
+    fs.writeFileSync(path.join(tmp, spec.graphs.edit), recipe.buildGraph(weights, true));
+    fs.writeFileSync(path.join(tmp, 'spec.json'), JSON.stringify(spec, null, 1));
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (e) {
+      // Another process finished the same build first: use theirs.
+      if (!fs.existsSync(specFile)) throw e;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    return { dir, spec, built: true };
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

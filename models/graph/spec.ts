@@ -1,0 +1,90 @@
+/**
+ * What a built instrumented model looks like from the outside: the contract between the graph
+ * builders (models/) and the runtime. Stored as `spec.json` beside the graphs.
+ */
+
+/** Bump whenever the emitted graphs change, so cached graphs are rebuilt. */
+export const BUILDER_VERSION = 1;
+
+export type HookKind = 'hook_resid_pre' | 'hook_resid_post';
+export const HOOK_KINDS: HookKind[] = ['hook_resid_pre', 'hook_resid_post'];
+
+export interface BlockInfo {
+  index: number;
+  /** `layer` for plain decoders; `prelude`, `core`, `coda` for recurrent-depth models. */
+  part: string;
+  /** Human-readable position in the architecture, e.g. `layer 3`, `core block 0, recurrence 16`. */
+  label: string;
+}
+
+export interface GraphSpec {
+  builderVersion: number;
+  family: string;
+  modelType: string;
+  source: string;
+  contentHash: string;
+  dModel: number;
+  vocabSize: number;
+  maxSeqLen: number;
+  nBlocks: number;
+  blocks: BlockInfo[];
+  /** Attention layers with a KV cache: inputs `past.{i}.key|value`, outputs `present.{i}.key|value`. */
+  kv: { count: number; nKvHeads: number; headDim: number };
+  /** Graph file names (relative to the spec's folder). `edit` takes the edit inputs. */
+  graphs: { plain: string; edit: string };
+  weightsFile: string;
+  weightsBytes: number;
+  bosTokenId?: number;
+  eosTokenIds: number[];
+  /** Architecture-specific settings that change hook meaning (e.g. num_steps), recorded in caches. */
+  options: Record<string, number | string | boolean>;
+}
+
+/** `blocks.{l}.{kind}`, TransformerLens naming. */
+export function hookName(block: number, kind: HookKind): string {
+  return `blocks.${block}.${kind}`;
+}
+
+/** Index of a hook point in the edit tensors: pre of block l is 2l, post is 2l+1. */
+export function hookIndex(block: number, kind: HookKind): number {
+  return 2 * block + (kind === 'hook_resid_post' ? 1 : 0);
+}
+
+export function allHookNames(nBlocks: number): string[] {
+  const out: string[] = [];
+  for (let l = 0; l < nBlocks; l++) for (const k of HOOK_KINDS) out.push(hookName(l, k));
+  return out;
+}
+
+/** Parses `blocks.{l}.hook_resid_pre|post`; throws a message that says what is valid. */
+export function parseHookName(name: string, nBlocks: number): { block: number; kind: HookKind } {
+  const m = /^blocks\.(\d+)\.(hook_resid_pre|hook_resid_post)$/.exec(name.trim());
+  if (!m) {
+    throw new Error(`hook point '${name}' is not of the form blocks.<l>.hook_resid_pre or blocks.<l>.hook_resid_post`);
+  }
+  const block = Number(m[1]);
+  if (block >= nBlocks) {
+    throw new Error(`hook point '${name}' is out of range: this model has blocks 0..${nBlocks - 1}`);
+  }
+  return { block, kind: m[2] as HookKind };
+}
+
+/** Names of the graph outputs that expose a hook point at selected positions. */
+export const hookOutput = {
+  /** Every position, [B, S, d]. */
+  all: (hook: string) => hook,
+  /** The last position, [B, d] (with left padding the last prompt token of every row). */
+  last: (hook: string) => `${hook}.last`,
+};
+
+/** Names of the edit inputs of the `edit` graph (H = 2·nBlocks hook points). */
+export const EDIT_INPUTS = {
+  /** [H] projection scale per hook point. */
+  scale: 'edit.scale',
+  /** [H, d] unit direction per hook point. */
+  direction: 'edit.direction',
+  /** [H, d] additive vector per hook point (α·u already multiplied). */
+  add: 'edit.add',
+  /** [B, S] 1 where edits apply, 0 elsewhere. */
+  mask: 'edit.mask',
+} as const;

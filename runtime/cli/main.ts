@@ -1,0 +1,74 @@
+/**
+ * `layerlab` command line: every palette command of the extension has a twin here, running the
+ * same runtime code in-process. Results go to stdout, progress and logs to stderr.
+ */
+import { CheckpointError } from '../../models/checkpoint';
+import { CancelledError } from '../generate';
+import { ModelInputError } from '../model';
+import { UsageError, usage } from './args';
+import type { Command, CommandIO } from './command';
+import { generateCommand } from './generate';
+import { infoCommand } from './info';
+
+export const COMMANDS: Command[] = [generateCommand, infoCommand];
+
+function help(): string {
+  return [
+    'usage: layerlab <command> [options]',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(20)} ${c.summary}`),
+    '',
+    "run 'layerlab <command> --help' for a command's options",
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(help());
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    io.log(`layerlab: unknown command '${name}'\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`usage: layerlab ${cmd.name} [options]\n${cmd.summary}\n\noptions:\n${usage(cmd.options)}`);
+    return 0;
+  }
+  try {
+    await cmd.run(rest, io);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.log(`layerlab ${cmd.name}: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof CancelledError) {
+      io.log(`layerlab ${cmd.name}: cancelled`);
+      return 130;
+    }
+    const known = e instanceof CheckpointError || e instanceof ModelInputError || (e as NodeJS.ErrnoException)?.code !== undefined;
+    io.log(`layerlab ${cmd.name}: error: ${(e as Error)?.message ?? String(e)}`);
+    if (!known && process.env.LAYERLAB_DEBUG) io.log(String((e as Error)?.stack));
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  const io: CommandIO = {
+    out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
+    log: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+  };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      io.log(`layerlab: internal error: ${e?.stack ?? e}`);
+      process.exitCode = 1;
+    },
+  );
+}

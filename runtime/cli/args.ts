@@ -44,7 +44,10 @@ export function parseCommandArgs(
     const parsed = parseArgs({
       args: expanded,
       options: Object.fromEntries(
-        Object.entries(spec).map(([k, v]) => [k, { type: v.type, multiple: v.multiple, default: v.default as never }]),
+        Object.entries(spec).map(([k, v]) => [
+          k,
+          { type: v.type, ...(v.multiple ? { multiple: true } : {}), ...(v.default !== undefined ? { default: v.default as never } : {}) },
+        ]),
       ),
       allowPositionals: opts.positionals ?? false,
       strict: true,

@@ -2,6 +2,8 @@
  * The one module that imports onnxruntime-node. Everything else talks to ONNX Runtime through
  * this wrapper, so the provider choice, threading and tensor conversion live in one place.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 export type ProviderPreference = 'auto' | 'cuda' | 'cpu';
@@ -45,6 +47,12 @@ export class OrtSession {
       graphOptimizationLevel: 'all',
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     };
+    const cudaMissing = pref === 'auto' ? missingCudaLibrary() : undefined;
+    if (cudaMissing) {
+      // Asking ONNX Runtime for CUDA without its libraries only prints a loud native error.
+      const s = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
+      return new OrtSession(s, { provider: 'cpu', note: cudaMissing });
+    }
     if (pref !== 'cpu') {
       try {
         const s = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cuda'] });
@@ -88,6 +96,25 @@ export class OrtSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/**
+ * onnxruntime-node ships CUDA support as separate provider libraries that its installer
+ * downloads only when asked (ONNXRUNTIME_NODE_INSTALL=cuda12). Returns why CUDA cannot be
+ * used, or undefined when the libraries are there (a GPU may still be missing).
+ */
+export function missingCudaLibrary(): string | undefined {
+  if (process.platform !== 'linux' && process.platform !== 'win32') return `no CUDA build of onnxruntime-node for ${process.platform}`;
+  let dir: string;
+  try {
+    dir = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return undefined;
+  }
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  return fs.existsSync(path.join(dir, lib))
+    ? undefined
+    : 'CUDA provider libraries not installed (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 to use a GPU)';
 }
 
 function firstLine(e: unknown): string {

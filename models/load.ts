@@ -1,0 +1,81 @@
+/**
+ * Finds and reads a model from a user-given path: a Hugging Face folder or a llama2.c
+ * checkpoint file, with its tokenizer. The one place that knows which reader handles what.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CheckpointError, type LlamaCheckpoint, type Tokenizer } from './checkpoint';
+import { readHfCheckpoint } from './hf/checkpoint';
+import { loadHfTokenizer } from './hf/tokenizer';
+import { readLlama2cCheckpoint } from './llama2c/checkpoint';
+import { readLlama2cTokenizer } from './llama2c/tokenizer';
+import { llamaRecipe, type GraphRecipe } from './graph/build';
+
+/** A tokenizer that may also render chat templates (Hugging Face folders that ship one). */
+export interface ModelTokenizer extends Tokenizer {
+  applyChatTemplate?(messages: { role: string; content: string }[], opts: { addGenerationPrompt: boolean }): string;
+  /** End-of-turn strings the model emits (used as stop strings), when the tokenizer knows them. */
+  stopStrings?: string[];
+  /** Where it was read from. */
+  source: string;
+}
+
+export interface LoadedCheckpoint {
+  format: 'huggingface' | 'llama2c';
+  path: string;
+  recipe: GraphRecipe;
+  tokenizer: ModelTokenizer;
+  /** Present for Llama-family checkpoints. */
+  llama?: LlamaCheckpoint;
+}
+
+/** `--model PATH`, or the seed's `--models_path DIR --model_name NAME` (= DIR/NAME). */
+export function resolveModelPath(opts: { model?: string; modelsPath?: string; modelName?: string }): string {
+  if (opts.model) return path.resolve(opts.model);
+  if (opts.modelsPath && opts.modelName) return path.resolve(opts.modelsPath, opts.modelName);
+  if (opts.modelName) return path.resolve(opts.modelName);
+  throw new Error('no model given: pass --model PATH (a Hugging Face folder or a llama2.c .bin), or --models_path DIR --model_name NAME');
+}
+
+export function loadCheckpoint(modelPath: string, tokenizerPath?: string): LoadedCheckpoint {
+  if (!fs.existsSync(modelPath)) {
+    throw new CheckpointError(modelPath, 'no such file or folder (a model is a Hugging Face folder with config.json or a llama2.c .bin file)');
+  }
+  if (fs.statSync(modelPath).isDirectory()) {
+    const ckpt = readHfCheckpoint(modelPath);
+    const tok = loadHfTokenizer(tokenizerPath ?? modelPath);
+    checkVocab(tok, ckpt.config.vocabSize, tokenizerPath ?? modelPath);
+    return {
+      format: 'huggingface',
+      path: modelPath,
+      recipe: llamaRecipe(ckpt),
+      tokenizer: Object.assign(tok, { source: tokenizerPath ?? modelPath }),
+      llama: ckpt,
+    };
+  }
+  const ckpt = readLlama2cCheckpoint(modelPath);
+  const tokFile = tokenizerPath ?? findLlama2cTokenizer(modelPath);
+  const tok = readLlama2cTokenizer(tokFile, ckpt.config.vocabSize);
+  return { format: 'llama2c', path: modelPath, recipe: llamaRecipe(ckpt), tokenizer: Object.assign(tok, { source: tokFile }), llama: ckpt };
+}
+
+function checkVocab(tok: Tokenizer, modelVocab: number, where: string): void {
+  if (tok.vocabSize > modelVocab) {
+    throw new CheckpointError(where, `tokenizer mismatch: the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${modelVocab}`);
+  }
+}
+
+/** llama2.c keeps the tokenizer beside the checkpoint: `tokenizer.bin`, or a single `tok*.bin`. */
+function findLlama2cTokenizer(modelFile: string): string {
+  const dir = path.dirname(modelFile);
+  const standard = path.join(dir, 'tokenizer.bin');
+  if (fs.existsSync(standard)) return standard;
+  const candidates = fs.readdirSync(dir).filter((f) => /^tok.*\.bin$/.test(f));
+  if (candidates.length === 1) return path.join(dir, candidates[0]);
+  throw new CheckpointError(
+    modelFile,
+    candidates.length === 0
+      ? 'no tokenizer found beside the checkpoint (tokenizer.bin or tok*.bin): pass --tokenizer PATH'
+      : `several tokenizers beside the checkpoint (${candidates.join(', ')}): pass --tokenizer PATH`,
+  );
+}

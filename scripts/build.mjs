@@ -1,0 +1,37 @@
+// Bundles LayerLab with esbuild: the CLI/runtime process, the extension, the webview pages and
+// the benchmarks. onnxruntime-node stays external (native code, shipped per platform) and so
+// does vscode (provided by the editor).
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const common = {
+  bundle: true,
+  sourcemap: true,
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+const node = {
+  ...common,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['onnxruntime-node', 'vscode'],
+};
+
+const entries = [
+  { ...node, entryPoints: ['runtime/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+];
+if (fs.existsSync('runtime/server/main.ts')) entries.push({ ...node, entryPoints: ['runtime/server/main.ts'], outfile: 'dist/runtime.js' });
+if (fs.existsSync('extension/extension.ts')) entries.push({ ...node, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js' });
+if (fs.existsSync('bench/main.ts')) entries.push({ ...node, entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' });
+if (fs.existsSync('webview/main.ts')) {
+  entries.push({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview/main.js' });
+}
+
+if (watch) {
+  for (const e of entries) await (await esbuild.context(e)).watch();
+} else {
+  await Promise.all(entries.map((e) => esbuild.build(e)));
+  fs.chmodSync('dist/cli.js', 0o755);
+}

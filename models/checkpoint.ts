@@ -77,6 +77,13 @@ export interface LlamaCheckpoint {
   contentHash: string;
 }
 
+/** What a reader can tell from headers alone: enough to find already-built graphs. */
+export interface CheckpointProbe {
+  config: LlamaConfig;
+  source: string;
+  contentHash: string;
+}
+
 /** Any error a reader raises about the user's files: it names the file and what to do. */
 export class CheckpointError extends Error {
   constructor(

@@ -4,10 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CheckpointError, type LlamaCheckpoint, type Tokenizer } from './checkpoint';
-import { readHfCheckpoint } from './hf/checkpoint';
+import { CheckpointError, type LlamaConfig, type Tokenizer } from './checkpoint';
+import { probeHfCheckpoint, readHfCheckpoint } from './hf/checkpoint';
 import { loadHfTokenizer } from './hf/tokenizer';
-import { readLlama2cCheckpoint } from './llama2c/checkpoint';
+import { probeLlama2cCheckpoint, readLlama2cCheckpoint } from './llama2c/checkpoint';
 import { readLlama2cTokenizer } from './llama2c/tokenizer';
 import { llamaRecipe, type GraphRecipe } from './graph/build';
 
@@ -25,8 +25,8 @@ export interface LoadedCheckpoint {
   path: string;
   recipe: GraphRecipe;
   tokenizer: ModelTokenizer;
-  /** Present for Llama-family checkpoints. */
-  llama?: LlamaCheckpoint;
+  config: LlamaConfig;
+  contentHash: string;
 }
 
 /** `--model PATH`, or the seed's `--models_path DIR --model_name NAME` (= DIR/NAME). */
@@ -42,21 +42,29 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string): Loade
     throw new CheckpointError(modelPath, 'no such file or folder (a model is a Hugging Face folder with config.json or a llama2.c .bin file)');
   }
   if (fs.statSync(modelPath).isDirectory()) {
-    const ckpt = readHfCheckpoint(modelPath);
+    const probe = probeHfCheckpoint(modelPath);
     const tok = loadHfTokenizer(tokenizerPath ?? modelPath);
-    checkVocab(tok, ckpt.config.vocabSize, tokenizerPath ?? modelPath);
+    checkVocab(tok, probe.config.vocabSize, tokenizerPath ?? modelPath);
     return {
       format: 'huggingface',
       path: modelPath,
-      recipe: llamaRecipe(ckpt),
+      recipe: llamaRecipe(probe, () => readHfCheckpoint(modelPath)),
       tokenizer: Object.assign(tok, { source: tokenizerPath ?? modelPath }),
-      llama: ckpt,
+      config: probe.config,
+      contentHash: probe.contentHash,
     };
   }
-  const ckpt = readLlama2cCheckpoint(modelPath);
+  const probe = probeLlama2cCheckpoint(modelPath);
   const tokFile = tokenizerPath ?? findLlama2cTokenizer(modelPath);
-  const tok = readLlama2cTokenizer(tokFile, ckpt.config.vocabSize);
-  return { format: 'llama2c', path: modelPath, recipe: llamaRecipe(ckpt), tokenizer: Object.assign(tok, { source: tokFile }), llama: ckpt };
+  const tok = readLlama2cTokenizer(tokFile, probe.config.vocabSize);
+  return {
+    format: 'llama2c',
+    path: modelPath,
+    recipe: llamaRecipe(probe, () => readLlama2cCheckpoint(modelPath)),
+    tokenizer: Object.assign(tok, { source: tokFile }),
+    config: probe.config,
+    contentHash: probe.contentHash,
+  };
 }
 
 function checkVocab(tok: Tokenizer, modelVocab: number, where: string): void {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { LlamaCheckpoint } from '../checkpoint';
+import type { CheckpointProbe, LlamaCheckpoint } from '../checkpoint';
 import { ExternalWeights } from './onnxGraph';
 import { buildLlamaGraph, llamaBlocks, writeLlamaWeights } from './llama';
 import { BUILDER_VERSION, type GraphSpec } from './spec';
@@ -42,7 +42,14 @@ export interface GraphRecipe {
   buildGraph(w: ExternalWeights, withEdit: boolean): Uint8Array;
 }
 
-export function llamaRecipe(ckpt: LlamaCheckpoint): GraphRecipe {
+/**
+ * How to build a Llama-family model. `weights` is only called when the graphs are not cached
+ * yet, so opening an already-built model never reads its weights.
+ */
+export function llamaRecipe(ckpt: LlamaCheckpoint): GraphRecipe;
+export function llamaRecipe(probe: CheckpointProbe, weights: () => LlamaCheckpoint): GraphRecipe;
+export function llamaRecipe(ckpt: CheckpointProbe | LlamaCheckpoint, readWeights?: () => LlamaCheckpoint): GraphRecipe {
+  const weights = readWeights ?? (() => ckpt as LlamaCheckpoint);
   const c = ckpt.config;
   return {
     family: 'llama',
@@ -57,8 +64,8 @@ export function llamaRecipe(ckpt: LlamaCheckpoint): GraphRecipe {
     bosTokenId: c.bosTokenId,
     eosTokenIds: c.eosTokenIds ?? [],
     options: {},
-    writeWeights: (w) => writeLlamaWeights(ckpt, w),
-    buildGraph: (w, withEdit) => buildLlamaGraph(ckpt, w, withEdit),
+    writeWeights: (w) => writeLlamaWeights(weights(), w),
+    buildGraph: (w, withEdit) => buildLlamaGraph(c, ckpt.source, w, withEdit),
   };
 }
 

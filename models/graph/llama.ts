@@ -1,7 +1,7 @@
 /**
  * Instrumented ONNX decoder for the Llama family (llama2.c, Llama 2/3, Mistral, Qwen2, SmolLM).
  */
-import type { LlamaCheckpoint } from '../checkpoint';
+import type { LlamaCheckpoint, LlamaConfig } from '../checkpoint';
 import { ExternalWeights, GraphBuilder } from './onnxGraph';
 import { attention, beginForward, hookPoint, rmsNorm, swiGlu, transpose2d, type ForwardContext } from './layers';
 import type { BlockInfo } from './spec';
@@ -39,8 +39,7 @@ export function llamaBlocks(nLayers: number): BlockInfo[] {
 }
 
 /** Emits the decoder graph (with or without the edit inputs) over already-written weights. */
-export function buildLlamaGraph(ckpt: LlamaCheckpoint, weights: ExternalWeights, withEdit: boolean): Uint8Array {
-  const c = ckpt.config;
+export function buildLlamaGraph(c: LlamaConfig, source: string, weights: ExternalWeights, withEdit: boolean): Uint8Array {
   const g = new GraphBuilder(`layerlab-${c.modelType}`, weights);
   const { ctx, inputIds } = beginForward(g, {
     dModel: c.dModel,
@@ -51,15 +50,14 @@ export function buildLlamaGraph(ckpt: LlamaCheckpoint, weights: ExternalWeights,
   });
   let x = g.op('Gather', [g.weight('embed'), inputIds], { axis: 0 });
   for (let l = 0; l < c.nLayers; l++) {
-    x = g.scoped(`layer${l}`, () => llamaBlock(ctx, ckpt, l, x));
+    x = g.scoped(`layer${l}`, () => llamaBlock(ctx, c, l, x));
   }
   lmHead(ctx, x, rmsNorm(g, x, g.weight('final_norm'), c.rmsNormEps), c.tiedEmbeddings ? 'embed' : 'lm_head', c.vocabSize);
-  return g.encode(`LayerLab instrumented decoder for ${ckpt.source}`);
+  return g.encode(`LayerLab instrumented decoder for ${source}`);
 }
 
-function llamaBlock(ctx: ForwardContext, ckpt: LlamaCheckpoint, l: number, input: string): string {
+function llamaBlock(ctx: ForwardContext, c: LlamaConfig, l: number, input: string): string {
   const { g } = ctx;
-  const c = ckpt.config;
   const p = `layers.${l}`;
   let x = hookPoint(ctx, l, 'hook_resid_pre', input);
   const h = rmsNorm(g, x, g.weight(`${p}.attn_norm`), c.rmsNormEps);

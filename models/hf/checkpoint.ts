@@ -12,7 +12,6 @@
  * it only changes attention for sequences longer than the window (4096+ tokens on released
  * models), far beyond the prompts LayerLab runs, and `maxSeqLen` stays `max_position_embeddings`.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -23,16 +22,17 @@ import {
   type LlamaConfig,
   type LlamaLayerWeights,
   type LlamaWeights,
+  type CheckpointProbe,
   type Tensor,
 } from '../checkpoint';
 import { openSafetensors, type SafetensorsFile } from '../safetensors';
+import { hashFiles } from '../fingerprint';
 
 export const SUPPORTED_HF_MODEL_TYPES = ['llama', 'mistral', 'qwen2'] as const;
 export type HfModelType = (typeof SUPPORTED_HF_MODEL_TYPES)[number];
 
 const SINGLE_WEIGHTS_FILE = 'model.safetensors';
 const INDEX_FILE = 'model.safetensors.index.json';
-const HASH_CHUNK_BYTES = 16 << 20;
 
 const posInt = z.number().int().positive();
 const tokenId = z.number().int().nonnegative();
@@ -65,8 +65,11 @@ const hfConfigSchema = z
 
 type HfConfig = z.infer<typeof hfConfigSchema>;
 
-/** Reads a Hugging Face Llama/Mistral/Qwen2 folder into the shared in-memory checkpoint form. */
-export function readHfCheckpoint(dir: string): LlamaCheckpoint {
+/**
+ * Everything about a folder that its JSON files and safetensors headers tell, checked, without
+ * reading any weight.
+ */
+function inspectHf(dir: string) {
   const source = path.resolve(dir);
   let st: fs.Stats;
   try {
@@ -135,7 +138,20 @@ export function readHfCheckpoint(dir: string): LlamaCheckpoint {
     if (known.has(name) || name.endsWith('.rotary_emb.inv_freq')) continue;
     throw new CheckpointError(file, `unexpected tensor ${name}: the ${hf.model_type} reader does not use it, and ignoring weights would change the model's outputs`);
   }
+  return { source, configBytes, config, weightFiles, layerSpecs, get };
+}
 
+/** Config and content hash of a Hugging Face folder, read from headers only (no weights). */
+export function probeHfCheckpoint(dir: string): CheckpointProbe {
+  const { source, configBytes, config, weightFiles } = inspectHf(dir);
+  return { config, source, contentHash: hashFiles(configBytes, [...weightFiles.files.keys()].sort()) };
+}
+
+/** Reads a Hugging Face Llama/Mistral/Qwen2 folder into the shared in-memory checkpoint form. */
+export function readHfCheckpoint(dir: string): LlamaCheckpoint {
+  const { source, configBytes, config, weightFiles, layerSpecs, get } = inspectHf(dir);
+  const d = config.dModel;
+  const shards = weightFiles.files;
   const embed = get('model.embed_tokens.weight', [config.vocabSize, d]);
   const layers = layerSpecs.map((spec) => {
     const layer: Partial<LlamaLayerWeights> = {};
@@ -151,7 +167,7 @@ export function readHfCheckpoint(dir: string): LlamaCheckpoint {
     config,
     weights,
     source,
-    contentHash: hashContent(configBytes, [...shards.keys()].sort()),
+    contentHash: hashFiles(configBytes, [...shards.keys()].sort()),
   };
   validateLlamaCheckpoint(ckpt);
   return ckpt;
@@ -294,25 +310,3 @@ function locateWeights(dir: string): WeightFiles {
   return { byTensor, files, describedBy: indexPath };
 }
 
-/**
- * sha256 over config.json's bytes followed by each weights file's bytes in the given order
- * (reproducible in Python by concatenating the same files); weights are streamed in chunks.
- */
-function hashContent(configBytes: Buffer, files: string[]): string {
-  const hash = createHash('sha256');
-  hash.update(configBytes);
-  const buf = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
-  for (const file of files) {
-    const fd = fs.openSync(file, 'r');
-    try {
-      for (;;) {
-        const n = fs.readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        hash.update(buf.subarray(0, n));
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  return hash.digest('hex');
-}

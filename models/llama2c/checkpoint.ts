@@ -21,11 +21,13 @@ import * as path from 'node:path';
 import {
   CheckpointError,
   validateLlamaCheckpoint,
+  type CheckpointProbe,
   type LlamaCheckpoint,
   type LlamaConfig,
   type LlamaLayerWeights,
   type Tensor,
 } from '../checkpoint';
+import { hashFiles } from '../fingerprint';
 
 const V1_MAGIC = 0x616b3432; // "ak42" read as a little-endian uint32
 const LEGACY_HEADER_BYTES = 7 * 4;
@@ -80,6 +82,26 @@ export function readLlama2cCheckpoint(file: string): LlamaCheckpoint {
     ckpt.contentHash = reader.digest();
     validateLlamaCheckpoint(ckpt);
     return ckpt;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Config and content hash from the header and file size alone (no weights read). */
+export function probeLlama2cCheckpoint(file: string): CheckpointProbe {
+  const source = path.resolve(file);
+  let fd: number;
+  try {
+    fd = fs.openSync(source, 'r');
+  } catch (e) {
+    throw new CheckpointError(source, `cannot open llama2.c checkpoint: ${describeFsError(e)}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new CheckpointError(source, 'is not a regular file; expected a llama2.c model .bin file');
+    const header = readHeader(new SequentialReader(fd, source, st.size), source, st.size);
+    checkSize(header, source, st.size);
+    return { config: configFromHeader(header), source, contentHash: hashFiles(Buffer.alloc(0), [source]) };
   } finally {
     fs.closeSync(fd);
   }
@@ -276,6 +298,29 @@ function checkSize(h: Llama2cHeader, source: string, fileSize: number): void {
   );
 }
 
+function configFromHeader(h: Llama2cHeader): LlamaConfig {
+  return {
+    family: 'llama',
+    modelType: 'llama2c',
+    dModel: h.dim,
+    nLayers: h.nLayers,
+    nHeads: h.nHeads,
+    nKvHeads: h.nKvHeads,
+    headDim: h.dim / h.nHeads,
+    dFF: h.hiddenDim,
+    vocabSize: h.vocabSize,
+    maxSeqLen: h.seqLen,
+    // llama2.c hard-codes these in model.py / run.c; the file does not store them.
+    ropeTheta: 10000,
+    ropeStyle: 'adjacent',
+    rmsNormEps: 1e-5,
+    tiedEmbeddings: h.sharedClassifier,
+    qkvBias: false,
+    bosTokenId: 1,
+    eosTokenIds: [2],
+  };
+}
+
 function readTensors(reader: SequentialReader, h: Llama2cHeader, source: string): LlamaCheckpoint {
   const headSize = h.dim / h.nHeads;
   const kvDim = h.nKvHeads * headSize;
@@ -314,26 +359,7 @@ function readTensors(reader: SequentialReader, h: Llama2cHeader, source: string)
     wUp: w3[l],
   }));
 
-  const config: LlamaConfig = {
-    family: 'llama',
-    modelType: 'llama2c',
-    dModel: h.dim,
-    nLayers: L,
-    nHeads: h.nHeads,
-    nKvHeads: h.nKvHeads,
-    headDim: headSize,
-    dFF: h.hiddenDim,
-    vocabSize: h.vocabSize,
-    maxSeqLen: h.seqLen,
-    // llama2.c hard-codes these in model.py / run.c; the file does not store them.
-    ropeTheta: 10000,
-    ropeStyle: 'adjacent',
-    rmsNormEps: 1e-5,
-    tiedEmbeddings: h.sharedClassifier,
-    qkvBias: false,
-    bosTokenId: 1,
-    eosTokenIds: [2],
-  };
+  const config = configFromHeader(h);
   return {
     config,
     weights: {

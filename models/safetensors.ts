@@ -247,11 +247,13 @@ export function openSafetensors(file: string): SafetensorsFile {
 }
 
 /**
- * Writes a safetensors file with tensors in the given order. The file appears atomically: bytes go
- * to `file.tmp-<pid>`, are fsynced, then renamed over `file`, so a crash never leaves a torn file.
+ * The 8-byte length and the JSON header for tensors laid out back to back in the given order,
+ * padded with spaces so the data area starts 8-byte aligned (readers can map it zero-copy).
  */
-export function writeSafetensors(file: string, tensors: SafetensorsTensorInput[], metadata?: Record<string, string>): void {
-  const abs = path.resolve(file);
+export function encodeSafetensorsHeader(
+  tensors: { name: string; dtype: 'F32' | 'F16'; shape: number[] }[],
+  metadata?: Record<string, string>,
+): Buffer {
   const header: Record<string, unknown> = {};
   // Python's writer puts __metadata__ first; doing the same keeps headers diffable across tools.
   if (metadata) {
@@ -266,31 +268,75 @@ export function writeSafetensors(file: string, tensors: SafetensorsTensorInput[]
     if (Object.prototype.hasOwnProperty.call(header, t.name)) throw new TypeError(`duplicate tensor name ${t.name}`);
     if (t.dtype !== 'F32' && t.dtype !== 'F16') throw new TypeError(`tensor ${t.name}: cannot write dtype ${String(t.dtype)}`);
     if (!t.shape.every(isNonNegInt)) throw new TypeError(`tensor ${t.name}: shape must be non-negative integers`);
-    const n = numel(t.shape);
-    if (t.data.length !== n) throw new TypeError(`tensor ${t.name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
-    const bytes = n * DTYPE_SIZES[t.dtype];
+    const bytes = numel(t.shape) * DTYPE_SIZES[t.dtype];
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
-  // Pad with spaces so the data area starts 8-byte aligned, which lets readers map it zero-copy.
   const jsonBytes = Buffer.byteLength(json, 'utf8');
   json += ' '.repeat((8 - ((8 + jsonBytes) % 8)) % 8);
   const headerBuf = Buffer.from(json, 'utf8');
   const lenBuf = Buffer.alloc(8);
   lenBuf.writeBigUInt64LE(BigInt(headerBuf.length));
+  return Buffer.concat([lenBuf, headerBuf]);
+}
 
+/**
+ * Writes a safetensors file with tensors in the given order. The file appears atomically: bytes go
+ * to `file.tmp-<pid>`, are fsynced, then renamed over `file`, so a crash never leaves a torn file.
+ */
+export function writeSafetensors(file: string, tensors: SafetensorsTensorInput[], metadata?: Record<string, string>): void {
+  for (const t of tensors) {
+    const n = numel(t.shape);
+    if (t.data.length !== n) throw new TypeError(`tensor ${t.name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+  }
+  const header = encodeSafetensorsHeader(tensors, metadata);
+  writeAtomically(file, (fd) => {
+    writeAll(fd, header);
+    for (const t of tensors) {
+      const view = t.dtype === 'F32' ? t.data : f32ArrayToF16(t.data);
+      writeAll(fd, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    }
+  });
+}
+
+/**
+ * Like writeSafetensors, but each tensor's bytes (already in its dtype, little-endian) are
+ * streamed from a file, so tensors larger than memory can be assembled.
+ */
+export function writeSafetensorsFromFiles(
+  file: string,
+  tensors: { name: string; dtype: 'F32' | 'F16'; shape: number[]; bytesFile: string }[],
+  metadata?: Record<string, string>,
+): void {
+  for (const t of tensors) {
+    const want = numel(t.shape) * DTYPE_SIZES[t.dtype];
+    const have = fs.statSync(t.bytesFile).size;
+    if (have !== want) throw new Error(`tensor ${t.name}: ${t.bytesFile} holds ${have} bytes, shape needs ${want}`);
+  }
+  const header = encodeSafetensorsHeader(tensors, metadata);
+  writeAtomically(file, (fd) => {
+    writeAll(fd, header);
+    const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    for (const t of tensors) {
+      const src = fs.openSync(t.bytesFile, 'r');
+      try {
+        for (let n; (n = fs.readSync(src, buf, 0, buf.length, null)) > 0; ) writeAll(fd, buf.subarray(0, n));
+      } finally {
+        fs.closeSync(src);
+      }
+    }
+  });
+}
+
+function writeAtomically(file: string, write: (fd: number) => void): void {
+  const abs = path.resolve(file);
   if (os.endianness() !== 'LE') throw new Error('writing safetensors needs a little-endian host');
   fs.mkdirSync(path.dirname(abs), { recursive: true });
   const tmp = `${abs}.tmp-${process.pid}`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    writeAll(fd, lenBuf);
-    writeAll(fd, headerBuf);
-    for (const t of tensors) {
-      const view = t.dtype === 'F32' ? t.data : f32ArrayToF16(t.data);
-      writeAll(fd, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-    }
+    write(fd);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.renameSync(tmp, abs);

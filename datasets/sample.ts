@@ -1,0 +1,96 @@
+// Deterministic, seeded sampling. A hand-written PRNG (not Math.random) so that "200 records with
+// seed 0" names the same records on every machine, Node version and run, which is what lets a
+// cache or a run file record its sample as (seed, n) and be re-created exactly.
+
+import type { QARecord, Subset } from './records';
+
+/**
+ * mulberry32: a 32-bit-state generator, uniform enough for shuffling and fully specified by its
+ * seed. Returns floats in [0, 1).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = checkSeed(seed);
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function checkSeed(seed: number): number {
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+  return seed >>> 0;
+}
+
+/** A uniform integer in [0, n). */
+function below(rand: () => number, n: number): number {
+  return Math.floor(rand() * n);
+}
+
+/** The first k positions of a seeded Fisher–Yates shuffle of 0..n-1 (a uniform k-subset, in draw order). */
+export function shuffledIndices(n: number, seed: number, k = n): number[] {
+  const rand = mulberry32(seed);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const m = Math.min(k, n);
+  for (let i = 0; i < m; i++) {
+    const j = i + below(rand, n - i);
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
+  }
+  return idx.slice(0, m);
+}
+
+function byPosition(a: QARecord, b: QARecord): number {
+  return a.index - b.index;
+}
+
+/**
+ * n records drawn without replacement, returned in dataset order (by `index`) so that a sample is
+ * a set, not a sequence: batching and cache rows then follow the file. n ≥ the dataset size
+ * returns every record.
+ */
+export function sampleRecords(records: readonly QARecord[], n: number, seed: number): QARecord[] {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`sample size must be a non-negative integer, got ${n}`);
+  return shuffledIndices(records.length, seed, n).map((i) => records[i]!).sort(byPosition);
+}
+
+export interface Holdout {
+  train: QARecord[];
+  test: QARecord[];
+}
+
+/** Strata in a fixed order, so the draw sequence never depends on which label appears first. */
+const STRATA: (Subset | undefined)[] = ['reasoning', 'memorization', undefined];
+
+/**
+ * Splits records into train (to compute directions from) and test (to evaluate on), stratified by
+ * label: each subset contributes round(fraction · size) records to test, so the test set keeps
+ * the dataset's reasoning/memorization ratio. This is the held-out split the seed lacked (its 200
+ * test records overlapped the records the direction came from). Both halves are in dataset order.
+ */
+export function splitHoldout(records: readonly QARecord[], fraction: number, seed: number): Holdout {
+  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`holdout fraction must be between 0 and 1 (exclusive), got ${fraction}`);
+  const train: QARecord[] = [];
+  const test: QARecord[] = [];
+  STRATA.forEach((label, s) => {
+    const members = records.filter((r) => r.label === label);
+    if (members.length === 0) return;
+    // One stream per stratum (seed mixed with the stratum number) so that adding unlabeled
+    // records, say, does not change which reasoning records are held out.
+    const nTest = Math.round(fraction * members.length);
+    const picked = new Set(shuffledIndices(members.length, mixSeed(seed, s), nTest));
+    members.forEach((r, i) => (picked.has(i) ? test : train).push(r));
+  });
+  return { train: train.sort(byPosition), test: test.sort(byPosition) };
+}
+
+/** A different but deterministic 32-bit seed per stream. */
+function mixSeed(seed: number, stream: number): number {
+  let h = (checkSeed(seed) ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}

@@ -43,7 +43,7 @@ export function shuffledIndices(n: number, seed: number, k = n): number[] {
   return idx.slice(0, m);
 }
 
-function byPosition(a: QARecord, b: QARecord): number {
+function byPosition(a: Pick<QARecord, 'index'>, b: Pick<QARecord, 'index'>): number {
   return a.index - b.index;
 }
 
@@ -57,9 +57,9 @@ export function sampleRecords(records: readonly QARecord[], n: number, seed: num
   return shuffledIndices(records.length, seed, n).map((i) => records[i]!).sort(byPosition);
 }
 
-export interface Holdout {
-  train: QARecord[];
-  test: QARecord[];
+export interface Holdout<T = QARecord> {
+  train: T[];
+  test: T[];
 }
 
 /** Strata in a fixed order, so the draw sequence never depends on which label appears first. */
@@ -71,10 +71,10 @@ const STRATA: (Subset | undefined)[] = ['reasoning', 'memorization', undefined];
  * the dataset's reasoning/memorization ratio. This is the held-out split the seed lacked (its 200
  * test records overlapped the records the direction came from). Both halves are in dataset order.
  */
-export function splitHoldout(records: readonly QARecord[], fraction: number, seed: number): Holdout {
+export function splitHoldout<T extends Pick<QARecord, 'label' | 'index'>>(records: readonly T[], fraction: number, seed: number): Holdout<T> {
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`holdout fraction must be between 0 and 1 (exclusive), got ${fraction}`);
-  const train: QARecord[] = [];
-  const test: QARecord[] = [];
+  const train: T[] = [];
+  const test: T[] = [];
   STRATA.forEach((label, s) => {
     const members = records.filter((r) => r.label === label);
     if (members.length === 0) return;

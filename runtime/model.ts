@@ -36,6 +36,11 @@ export interface ForwardOptions {
   /** Return logits for every position ([B,S,V]) instead of the last one only ([B,V]). */
   allLogits?: boolean;
   /**
+   * Skip copying logits and the KV cache out of ONNX Runtime when the caller only wants hook
+   * reads (caching hidden states): for large vocabularies the logits are the biggest output.
+   */
+  readsOnly?: boolean;
+  /**
    * Run the edit graph even when every edit is zero. Normally zero edits use the plain graph;
    * tests force the edit graph to show that zero edits change nothing there either.
    */
@@ -53,7 +58,10 @@ export interface KvState {
 }
 
 export interface ForwardResult {
-  /** Last-position logits per row ([B][V]) or, with allLogits, [B][S][V] flattened per row. */
+  /**
+   * Last-position logits per row ([B][V]) or, with allLogits, [B][S][V] flattened per row.
+   * Empty with readsOnly (and kv then holds no keys or values).
+   */
   logits: Float32Array[];
   /** hook name → per-row values: [d] for last/mean, [len·d] for all (padding removed). */
   reads: Map<string, Float32Array[]>;
@@ -98,8 +106,9 @@ export class InstrumentedModel {
   }
 
   /**
-   * Runs new tokens for each row. Without `past`, rows are prompts of possibly different
-   * lengths, left-padded here; with `past`, every row gets the same number of new tokens.
+   * Runs new tokens for each row. Rows of different lengths are left-padded within this call
+   * (the padding is masked out), also when continuing from `past`: a shared few-shot prefix can
+   * be computed once and every question appended to it in one batch.
    */
   async forward(tokens: number[][], past?: KvState, opts: ForwardOptions = {}): Promise<ForwardResult> {
     const { spec } = this;
@@ -108,7 +117,6 @@ export class InstrumentedModel {
     if (past && past.mask.length !== B) throw new ModelInputError(`KV state has ${past.mask.length} rows, got ${B}`);
     const lens = tokens.map((t) => t.length);
     if (lens.some((n) => n === 0)) throw new ModelInputError('every sequence needs at least one token (an empty prompt needs BOS)');
-    if (past && lens.some((n) => n !== lens[0])) throw new ModelInputError('continuing a batch needs the same number of new tokens per row');
     for (const row of tokens) {
       for (const id of row) {
         if (!Number.isInteger(id) || id < 0 || id >= spec.vocabSize) {
@@ -161,8 +169,11 @@ export class InstrumentedModel {
     if (useEdit) Object.assign(feeds, this.editFeeds(edits, B, S, opts.editPositions ?? 'all'));
 
     const reads = opts.reads ?? [];
-    const fetch = new Set<string>(['logits']);
-    for (let i = 0; i < count; i++) fetch.add(`present.${i}.key`).add(`present.${i}.value`);
+    const fetch = new Set<string>();
+    if (!opts.readsOnly) {
+      fetch.add('logits');
+      for (let i = 0; i < count; i++) fetch.add(`present.${i}.key`).add(`present.${i}.value`);
+    }
     for (const r of reads) {
       parseHookName(r.hook, spec.nBlocks);
       fetch.add(r.positions === 'last' ? hookOutput.last(r.hook) : hookOutput.all(r.hook));
@@ -172,9 +183,9 @@ export class InstrumentedModel {
     const out = await session.run(feeds, [...fetch]);
 
     const V = spec.vocabSize;
-    const logitsAll = out.logits.data;
     const logits: Float32Array[] = [];
-    for (let b = 0; b < B; b++) {
+    for (let b = 0; b < B && !opts.readsOnly; b++) {
+      const logitsAll = out.logits.data;
       if (opts.allLogits) {
         const pad = S - lens[b];
         logits.push(logitsAll.slice((b * S + pad) * V, (b + 1) * S * V));
@@ -210,8 +221,8 @@ export class InstrumentedModel {
     }
 
     const kv: KvState = {
-      keys: Array.from({ length: count }, (_, i) => out[`present.${i}.key`]),
-      values: Array.from({ length: count }, (_, i) => out[`present.${i}.value`]),
+      keys: opts.readsOnly ? [] : Array.from({ length: count }, (_, i) => out[`present.${i}.key`]),
+      values: opts.readsOnly ? [] : Array.from({ length: count }, (_, i) => out[`present.${i}.value`]),
       mask,
       nextPos: tokens.map((t, b) => (past ? past.nextPos[b] : 0) + t.length),
     };

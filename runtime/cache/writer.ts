@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { f32ArrayToF16, writeSafetensorsFromFiles } from '../../models/safetensors';
 import { CancelledError } from '../generate';
+import { periodicCollector } from '../memory';
 import { ModelInputError, type InstrumentedModel, type ReadPositions } from '../model';
 
 export type CacheDtype = 'float32' | 'float16';
@@ -126,6 +127,7 @@ export async function writeHiddenStateCache(model: InstrumentedModel, job: Cache
   });
 
   job.onProgress?.(progress.rowsDone, N);
+  const collect = periodicCollector(32);
   const fds = hookFiles.map((f) => fs.openSync(f, 'a'));
   try {
     for (let start = progress.rowsDone; start < N; start += job.batchSize) {
@@ -134,7 +136,7 @@ export async function writeHiddenStateCache(model: InstrumentedModel, job: Cache
       const batch = Array.from({ length: end - start }, (_, i) => job.tokens(start + i));
       let r;
       try {
-        r = await model.forward(batch, undefined, { reads: job.hooks.map((hook) => ({ hook, positions: job.positions })) });
+        r = await model.forward(batch, undefined, { readsOnly: true, reads: job.hooks.map((hook) => ({ hook, positions: job.positions })) });
       } catch (e) {
         if (!(e instanceof ModelInputError)) throw e;
         throw new ModelInputError(`records ${start}..${end - 1} (ids ${job.recordIds.slice(start, end).join(', ')}): ${e.message}`);
@@ -157,6 +159,7 @@ export async function writeHiddenStateCache(model: InstrumentedModel, job: Cache
         writeFileDurably(path.join(dir, 'progress.json'), JSON.stringify(progress));
       });
       job.onProgress?.(end, N);
+      collect();
     }
   } finally {
     for (const fd of fds) fs.closeSync(fd);

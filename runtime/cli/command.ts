@@ -10,5 +10,8 @@ export interface Command {
   name: string;
   summary: string;
   options: OptionSpec;
-  run(argv: string[], io: CommandIO): Promise<void>;
+  /** Positional arguments, for the usage line. */
+  positionals?: string;
+  /** `signal` aborts long work (Ctrl-C in the CLI, Cancel in the editor). */
+  run(argv: string[], io: CommandIO, signal?: AbortSignal): Promise<void>;
 }

@@ -9,8 +9,17 @@ import { UsageError, usage } from './args';
 import type { Command, CommandIO } from './command';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
+import { saveHiddenStatesCommand } from './saveHiddenStates';
+import { computeDirectionsCommand } from './computeDirections';
+import { inspectCacheCommand } from './inspectCache';
 
-export const COMMANDS: Command[] = [generateCommand, infoCommand];
+export const COMMANDS: Command[] = [
+  generateCommand,
+  infoCommand,
+  saveHiddenStatesCommand,
+  computeDirectionsCommand,
+  inspectCacheCommand,
+];
 
 function help(): string {
   return [
@@ -23,7 +32,7 @@ function help(): string {
   ].join('\n');
 }
 
-export async function main(argv: string[], io: CommandIO): Promise<number> {
+export async function main(argv: string[], io: CommandIO, signal?: AbortSignal): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(help());
@@ -35,11 +44,11 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(`usage: layerlab ${cmd.name} [options]\n${cmd.summary}\n\noptions:\n${usage(cmd.options)}`);
+    io.out(`usage: layerlab ${cmd.name} [options]${cmd.positionals ? ` ${cmd.positionals}` : ''}\n${cmd.summary}\n\noptions:\n${usage(cmd.options)}`);
     return 0;
   }
   try {
-    await cmd.run(rest, io);
+    await cmd.run(rest, io, signal);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
@@ -62,7 +71,15 @@ if (require.main === module) {
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
     log: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
   };
-  main(process.argv.slice(2), io).then(
+  // First Ctrl-C stops long work at the next batch boundary (caches stay resumable); a
+  // second one exits at once.
+  const abort = new AbortController();
+  process.on('SIGINT', () => {
+    if (abort.signal.aborted) process.exit(130);
+    io.log('stopping after the current batch (Ctrl-C again to quit now)');
+    abort.abort();
+  });
+  main(process.argv.slice(2), io, abort.signal).then(
     (code) => {
       process.exitCode = code;
     },

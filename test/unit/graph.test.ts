@@ -7,7 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildInstrumentedModel, llamaRecipe } from '../../models/graph/build';
 import { allHookNames } from '../../models/graph/spec';
-import { InstrumentedModel, ModelInputError } from '../../runtime/model';
+import { InstrumentedModel, ModelInputError, selectRows } from '../../runtime/model';
 import { referenceForward } from '../reference/llamaForward';
 import { randomLlama } from '../helpers/randomLlama';
 import { tmpDir } from '../helpers/tmp';
@@ -177,5 +177,28 @@ describe('edits', () => {
     await assert.rejects(model.forward([ids], undefined, { edits: [{ hook: 'blocks.0.hook_resid_pre', scale: 1, direction: new Float32Array(3) }] }), /length 3, the model's d_model is 32/);
     await assert.rejects(model.forward([[1, 999]]), ModelInputError);
     await assert.rejects(model.forward([Array.from({ length: 65 }, () => 1)]), /longer than the model's context of 64/);
+  });
+});
+
+describe('continuing from a shared prefix', () => {
+  const ckpt = randomLlama({}, 5);
+  let model: InstrumentedModel;
+  before(async () => {
+    model = await load(ckpt);
+  });
+  after(async () => model.release());
+
+  test('suffixes of different lengths after one prefix KV equal full recomputes', async () => {
+    const prefix = [1, 20, 21, 22, 23];
+    const suffixes = [[30, 31, 32], [33], [34, 35]];
+    const pre = await model.forward([prefix]);
+    const kv = selectRows(pre.kv, suffixes.map(() => 0));
+    const r = await model.forward(suffixes, kv, { reads: [{ hook: 'blocks.2.hook_resid_post', positions: 'last' }], allLogits: true });
+    const V = ckpt.config.vocabSize;
+    suffixes.forEach((suf, i) => {
+      const ref = referenceForward(ckpt, [...prefix, ...suf]);
+      suf.forEach((_, t) => assertClose(r.logits[i].subarray(t * V, (t + 1) * V), ref.logits[prefix.length + t], `row ${i} suffix position ${t}`));
+      assertClose(r.reads.get('blocks.2.hook_resid_post')![i], ref.residPost[2][prefix.length + suf.length - 1], `row ${i} last hook`);
+    });
   });
 });

@@ -1,0 +1,4 @@
+import pkg from '../package.json';
+
+/** Recorded in every file LayerLab writes. */
+export const LAYERLAB_VERSION: string = pkg.version;

@@ -37,7 +37,7 @@ export const DEMO_MODEL_DEFAULTS: Readonly<Required<DemoModelOptions>> = Object.
   nHeads: 4,
   nKvHeads: 2,
   dFF: 128,
-  maxSeqLen: 512,
+  maxSeqLen: 4096,
   modelType: 'llama',
   tied: true,
   dtype: 'F32',

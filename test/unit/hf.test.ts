@@ -80,7 +80,7 @@ test('demo llama (tied) reads back with exactly the weights written', () => {
     headDim: 16,
     dFF: 128,
     vocabSize: DEMO_VOCAB_SIZE,
-    maxSeqLen: 512,
+    maxSeqLen: 4096,
     ropeTheta: 10000,
     ropeStyle: 'halves',
     rmsNormEps: 1e-5,
@@ -349,7 +349,7 @@ test('demo model files are deterministic', () => {
   const tied = generateDemoTensors({});
   assert.deepEqual(untied.slice(0, tied.length), tied);
   assert.equal(untied.at(-1)!.name, 'lm_head.weight');
-  assert.deepEqual(DEMO_MODEL_DEFAULTS, { seed: 0, dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 128, maxSeqLen: 512, modelType: 'llama', tied: true, dtype: 'F32' });
+  assert.deepEqual(DEMO_MODEL_DEFAULTS, { seed: 0, dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 128, maxSeqLen: 4096, modelType: 'llama', tied: true, dtype: 'F32' });
   assert.throws(() => generateDemoTensors({ dModel: 60, nHeads: 8 }), /multiple of nHeads/);
 });
 

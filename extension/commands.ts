@@ -1,0 +1,466 @@
+/**
+ * The palette commands. Each takes what it was given (a tree node from a context menu, a path
+ * from another command or a test), fills the rest from the tree selection and the settings,
+ * asks only for what is still missing, then runs the job with a cancellable progress
+ * notification. The argv is logged as the CLI twin's command line.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { JobName, RunJobResult } from '../runtime/protocol/requests';
+import { DEMO_MODEL_NAME } from '../runtime/protocol/workspace';
+import {
+  cliLine,
+  computeDirectionsArgs,
+  defaultDataName,
+  demoArgs,
+  evaluateArgs,
+  JOB_DEFAULTS,
+  middleLayer,
+  parseLayerList,
+  parseScale,
+  saveHiddenStatesArgs,
+  sweepArgs,
+  type HookChoice,
+} from './jobArgs';
+import { COMMANDS_NEEDING_TRUST, describeFailure, progressMessage, progressStep, untrustedMessage } from './presentation';
+import type { RuntimeClient } from './runtimeClient';
+import { outputFolders, type LayerLabSettings } from './settings';
+import type { TreeNodeData } from './treeData';
+import type { NodeTreeProvider } from './views';
+import { scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
+
+/** The palette commands, with their titles (package.json declares the same, category LayerLab). */
+export const PALETTE_COMMANDS = {
+  'layerlab.saveHiddenStates': 'Save Hidden States',
+  'layerlab.computeDirections': 'Compute Directions',
+  'layerlab.evaluate': 'Evaluate Accuracy with Intervention',
+  'layerlab.sweep': 'Run Layer Sweep',
+  'layerlab.openRunChart': 'Open Run Chart',
+  'layerlab.selectModel': 'Select Model',
+  'layerlab.addDataset': 'Add Dataset',
+  'layerlab.restartRuntime': 'Restart Runtime',
+  'layerlab.showLog': 'Show Runtime Log',
+  'layerlab.runDemo': 'Run Demo',
+} as const;
+
+/** Commands for view titles, context menus and item clicks (hidden from the palette). */
+export const INTERNAL_COMMANDS = {
+  'layerlab.refreshViews': 'Refresh',
+  'layerlab.openDataset': 'Open Dataset (read-only)',
+  'layerlab.revealFile': 'Reveal in File Explorer',
+} as const;
+
+export type CommandId = keyof typeof PALETTE_COMMANDS | keyof typeof INTERNAL_COMMANDS;
+
+export type ViewName = 'models' | 'datasets' | 'cache' | 'runs';
+
+export interface CommandDeps {
+  client: Pick<RuntimeClient, 'runJob' | 'loadModel' | 'restart' | 'model' | 'info'>;
+  /** Undefined when no folder is open. */
+  settings(): LayerLabSettings | undefined;
+  log: Pick<vscode.LogOutputChannel, 'info' | 'warn' | 'error' | 'show'>;
+  workspaceState: vscode.Memento;
+  views: Record<ViewName, NodeTreeProvider>;
+  /** The selected node of a tree view, if any. */
+  selection(view: ViewName): TreeNodeData | undefined;
+}
+
+/** A command argument: a tree node (context menu), a path, or a vscode.Uri (explorer menus). */
+type Target = TreeNodeData | string | vscode.Uri | undefined;
+
+/** Thrown to end a command quietly (the user dismissed a prompt). */
+class Dismissed extends Error {}
+
+/** Thrown when a command cannot go on; shown as an error with optional actions. */
+class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly actions: { title: string; command: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const SELECTED_MODEL_KEY = 'layerlab.selectedModel';
+
+export class LayerLabCommands {
+  constructor(private readonly d: CommandDeps) {}
+
+  register(): vscode.Disposable[] {
+    const handlers: Record<CommandId, (arg?: Target) => Promise<unknown>> = {
+      'layerlab.saveHiddenStates': (a) => this.saveHiddenStates(a),
+      'layerlab.computeDirections': (a) => this.computeDirections(a),
+      'layerlab.evaluate': (a) => this.evaluate(a),
+      'layerlab.sweep': (a) => this.sweep(a),
+      'layerlab.openRunChart': (a) => this.openRunChart(a),
+      'layerlab.selectModel': (a) => this.selectModel(a),
+      'layerlab.addDataset': (a) => this.addDataset(a),
+      'layerlab.restartRuntime': () => this.restartRuntime(),
+      'layerlab.showLog': async () => this.d.log.show(),
+      'layerlab.runDemo': () => this.runDemo(),
+      'layerlab.refreshViews': async () => this.refreshAll(),
+      'layerlab.openDataset': (a) => this.openDataset(a),
+      'layerlab.revealFile': (a) => this.revealFile(a),
+    };
+    return Object.entries(handlers).map(([id, fn]) => vscode.commands.registerCommand(id, (arg?: Target) => this.guard(id as CommandId, () => fn(arg))));
+  }
+
+  /** Trust check and error reporting around every command; returns the command's result. */
+  private async guard<T>(id: CommandId, fn: () => Promise<T>): Promise<T | undefined> {
+    const title = (PALETTE_COMMANDS as Record<string, string>)[id] ?? (INTERNAL_COMMANDS as Record<string, string>)[id];
+    if (COMMANDS_NEEDING_TRUST.has(id) && !vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage(untrustedMessage(title), 'Manage Workspace Trust').then((a) => {
+        if (a) void vscode.commands.executeCommand('workbench.trust.manage');
+      });
+      return undefined;
+    }
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof Dismissed) return undefined;
+      if (e instanceof CommandError) {
+        this.d.log.warn(`${title}: ${e.message}`);
+        void this.showWithActions('error', `LayerLab: ${e.message}`, e.actions);
+        return undefined;
+      }
+      const view = describeFailure(title, e as Error);
+      (view.severity === 'error' ? this.d.log.error : this.d.log.info).call(this.d.log, view.message);
+      void this.showWithActions(view.severity, view.message, view.actions);
+      return undefined;
+    }
+  }
+
+  private async showWithActions(severity: 'info' | 'warning' | 'error', message: string, actions: { title: string; command: string }[]): Promise<void> {
+    const show =
+      severity === 'error' ? vscode.window.showErrorMessage : severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const picked = await show(message, ...actions.map((a) => a.title));
+    const action = actions.find((a) => a.title === picked);
+    if (action) await vscode.commands.executeCommand(action.command);
+  }
+
+  private settings(): LayerLabSettings {
+    const s = this.d.settings();
+    if (!s) throw new CommandError('open a folder first: LayerLab keeps its models, datasets and results in the workspace folder.');
+    return s;
+  }
+
+  refreshAll(): void {
+    for (const v of Object.values(this.d.views)) v.refresh();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inputs
+
+  private static pathOf(t: Target): string | undefined {
+    if (!t) return undefined;
+    if (typeof t === 'string') return t;
+    if (t instanceof vscode.Uri) return t.fsPath;
+    return t.resourcePath;
+  }
+
+  /** The target if it is of one of `kinds`, else the view's selection if it is. */
+  private fromContext(t: Target, view: ViewName, kinds: TreeNodeData['kind'][]): string | undefined {
+    if (typeof t === 'string' || t instanceof vscode.Uri) return LayerLabCommands.pathOf(t);
+    if (t && kinds.includes(t.kind)) return t.resourcePath;
+    const sel = this.d.selection(view);
+    return sel && kinds.includes(sel.kind) ? sel.resourcePath : undefined;
+  }
+
+  private async pick<T extends vscode.QuickPickItem>(items: T[], placeHolder: string, activeIndex = 0): Promise<T> {
+    // showQuickPick has no "active item" option; the default goes first instead.
+    const ordered = activeIndex > 0 ? [items[activeIndex], ...items.slice(0, activeIndex), ...items.slice(activeIndex + 1)] : items;
+    const picked = await vscode.window.showQuickPick(ordered, { placeHolder, ignoreFocusOut: true });
+    if (!picked) throw new Dismissed();
+    return picked;
+  }
+
+  private async input(prompt: string, value: string, validate: (v: string) => string | undefined): Promise<string> {
+    const v = await vscode.window.showInputBox({ prompt, value, ignoreFocusOut: true, validateInput: validate });
+    if (v === undefined) throw new Dismissed();
+    return v;
+  }
+
+  /** The model to use: given, selected in the Models view, chosen earlier, the only one, or asked. */
+  private async model(t: Target, ask = false): Promise<string> {
+    const s = this.settings();
+    const given = this.fromContext(t, 'models', ['model']);
+    if (given && !ask) return given;
+    const remembered = this.d.workspaceState.get<string>(SELECTED_MODEL_KEY);
+    const models = await scanModels(s.modelsPath);
+    if (!ask) {
+      if (remembered && fs.existsSync(remembered)) return remembered;
+      if (models.length === 1) return models[0].path;
+    }
+    const browse = { label: '$(folder-opened) Browse…', description: 'a Hugging Face folder or a llama2.c .bin anywhere', path: '' };
+    const items = [
+      ...models.map((m) => ({
+        label: m.name,
+        description: [m.modelType ?? m.format, m.nLayers !== undefined ? `${m.nLayers} layers` : '', m.dModel ? `d_model ${m.dModel}` : ''].filter(Boolean).join(' · '),
+        detail: m.path,
+        path: m.path,
+      })),
+      browse,
+    ];
+    if (models.length === 0 && !ask) {
+      throw new CommandError(`no models in ${s.modelsPath}. Run the demo to create one, or select a model folder.`, [
+        { title: 'Run Demo', command: 'layerlab.runDemo' },
+        { title: 'Select Model', command: 'layerlab.selectModel' },
+      ]);
+    }
+    const current = Math.max(0, items.findIndex((i) => i.path && remembered && path.resolve(i.path) === path.resolve(remembered)));
+    const picked = await this.pick(items, `Model (from ${s.modelsPath})`, current);
+    if (picked !== browse) return picked.path;
+    const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: false, openLabel: 'Use Model' });
+    if (!uris?.length) throw new Dismissed();
+    return uris[0].fsPath;
+  }
+
+  private async dataset(t: Target): Promise<string> {
+    const s = this.settings();
+    const given = this.fromContext(t, 'datasets', ['dataset']);
+    if (given) return given;
+    const sets = await scanDatasets(s.datasetsPath);
+    if (sets.length === 0) {
+      throw new CommandError(`no datasets in ${s.datasetsPath}. Add one (JSON, JSONL or Parquet) first.`, [{ title: 'Add Dataset', command: 'layerlab.addDataset' }]);
+    }
+    if (sets.length === 1) return sets[0].path;
+    const picked = await this.pick(
+      sets.map((d) => ({ label: d.name, description: d.records !== undefined ? `${d.records} records` : d.format, path: d.path })),
+      `Dataset (from ${s.datasetsPath})`,
+    );
+    return picked.path;
+  }
+
+  private async cacheFile(t: Target): Promise<string> {
+    const s = this.settings();
+    const given = this.fromContext(t, 'cache', ['cacheEntry', 'cacheFile', 'cacheHook']);
+    if (given) return given;
+    const dir = outputFolders(s).cache;
+    const files = await scanFiles(dir, /\.safetensors$/i);
+    if (files.length === 0) {
+      throw new CommandError(`no hidden-state caches in ${dir}. Save hidden states first.`, [{ title: 'Save Hidden States', command: 'layerlab.saveHiddenStates' }]);
+    }
+    if (files.length === 1) return files[0].path;
+    const picked = await this.pick(
+      files.map((f) => ({ label: f.name, description: new Date(f.mtimeMs).toLocaleString(), path: f.path })),
+      'Hidden-state cache',
+    );
+    return picked.path;
+  }
+
+  /** Blocks of a model: from the runtime when it holds it, else from its config. */
+  private async blocksOf(model: string): Promise<number | undefined> {
+    const loaded = this.d.client.model;
+    if (loaded && path.resolve(loaded.path) === path.resolve(model)) return loaded.nBlocks;
+    const entry = (await scanModels(path.dirname(model))).find((m) => path.resolve(m.path) === path.resolve(model));
+    return entry?.nLayers;
+  }
+
+  private async layers(model: string): Promise<number[]> {
+    const n = await this.blocksOf(model);
+    const text = await this.input(
+      `Layers (blocks) to intervene at${n ? `: 0..${n - 1}` : ''}, e.g. 12, 10-14 or 4 8 12`,
+      String(n ? middleLayer(n) : 0),
+      (v) => {
+        const r = parseLayerList(v, n);
+        return typeof r === 'string' ? r : undefined;
+      },
+    );
+    return parseLayerList(text, n) as number[];
+  }
+
+  private async hook(): Promise<HookChoice> {
+    const items = [
+      { label: 'post', description: 'edit the output of each block (hook_resid_post; where the cache was read)', value: 'post' as HookChoice },
+      { label: 'pre', description: 'edit the input of each block (hook_resid_pre)', value: 'pre' as HookChoice },
+    ];
+    return (await this.pick(items, 'Where to intervene', JOB_DEFAULTS.hook === 'post' ? 0 : 1)).value;
+  }
+
+  private async scale(): Promise<number> {
+    const text = await this.input('Scale of the projection along the direction (x ← x + scale·(x·d̂)·d̂)', String(JOB_DEFAULTS.scale), (v) => {
+      const r = parseScale(v);
+      return typeof r === 'string' ? r : undefined;
+    });
+    return parseScale(text) as number;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Running jobs
+
+  /** Runs a job under a cancellable progress notification; Cancel sends `$/cancelRequest`. */
+  private async runJob(title: string, job: JobName, args: string[]): Promise<RunJobResult> {
+    this.d.log.info(`${title}: ${cliLine(job, args)}`);
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `LayerLab: ${title}`, cancellable: true },
+      async (progress, token) => {
+        let percent = 0;
+        return this.d.client.runJob(job, args, {
+          token,
+          onProgress: (p) => {
+            const step = progressStep(percent, p);
+            percent = step.percent;
+            progress.report({ increment: step.increment, message: progressMessage(p) });
+          },
+        });
+      },
+    );
+    this.d.log.info(`${title} finished in ${result.seconds.toFixed(1)} s${result.output ? `:\n${result.output}` : ''}`);
+    this.refreshAll();
+    return result;
+  }
+
+  private async offerOpen(message: string, files: string[]): Promise<void> {
+    const open = files.filter((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+    const picked = await vscode.window.showInformationMessage(message, ...(open.length ? ['Open'] : []));
+    if (picked === 'Open') await vscode.window.showTextDocument(vscode.Uri.file(open[0]));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Commands
+
+  async saveHiddenStates(t?: Target): Promise<RunJobResult> {
+    const s = this.settings();
+    const model = await this.model(t);
+    const dataFile = await this.dataset(t);
+    const args = saveHiddenStatesArgs({ model, dataFile, dataName: defaultDataName(dataFile), outputPath: s.outputPath, batchSize: s.batchSize }, s);
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.saveHiddenStates'], 'save-hidden-states', args);
+    void this.offerOpen(`LayerLab: hidden states of ${path.basename(dataFile)} saved.`, r.files);
+    return r;
+  }
+
+  async computeDirections(t?: Target): Promise<RunJobResult> {
+    const cacheFile = await this.cacheFile(t);
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.computeDirections'], 'compute-directions', computeDirectionsArgs({ cacheFile }));
+    void this.offerOpen(`LayerLab: directions computed from ${path.basename(cacheFile)}.`, r.files);
+    return r;
+  }
+
+  async evaluate(t?: Target): Promise<RunJobResult> {
+    const s = this.settings();
+    const model = await this.model(t);
+    const dataFile = await this.dataset(t);
+    const cacheFile = await this.cacheFile(t);
+    const layers = await this.layers(model);
+    const hook = await this.hook();
+    const scale = await this.scale();
+    const args = evaluateArgs(
+      { model, dataFile, cacheFile, layers, hook, scale, batchSize: s.batchSize, maxNewTokens: JOB_DEFAULTS.maxNewTokens, outputPath: s.outputPath },
+      s,
+    );
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.evaluate'], 'evaluate', args);
+    void this.offerOpen('LayerLab: evaluation finished.', r.files);
+    return r;
+  }
+
+  async sweep(t?: Target): Promise<RunJobResult> {
+    const s = this.settings();
+    const model = await this.model(t);
+    const dataFile = await this.dataset(t);
+    const cacheFile = await this.cacheFile(t);
+    const hook = await this.hook();
+    const scale = await this.scale();
+    const args = sweepArgs({ model, dataFile, cacheFile, hook, scale, batchSize: s.batchSize, maxNewTokens: JOB_DEFAULTS.maxNewTokens, outputPath: s.outputPath }, s);
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.sweep'], 'sweep', args);
+    void this.offerOpen('LayerLab: layer sweep finished.', r.files);
+    return r;
+  }
+
+  /**
+   * Opens a run. The chart page arrives with the webview issue; until then the run file itself
+   * opens (every chart is drawn from it, so nothing is lost).
+   */
+  async openRunChart(t?: Target): Promise<string> {
+    const s = this.settings();
+    let file = this.fromContext(t, 'runs', ['run', 'demoRun']);
+    if (!file) {
+      const f = outputFolders(s);
+      const runs = await scanRuns(f.runs, f.demo);
+      if (runs.length === 0) throw new CommandError(`no runs in ${f.runs} yet. Evaluate or sweep first, or run the demo.`, [{ title: 'Run Demo', command: 'layerlab.runDemo' }]);
+      file = (await this.pick(runs.map((r) => ({ label: r.name, description: new Date(r.mtimeMs).toLocaleString(), path: r.path })), 'Run')).path;
+    }
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+    return file;
+  }
+
+  async selectModel(t?: Target): Promise<string> {
+    const s = this.settings();
+    const given = this.fromContext(t, 'models', ['model']);
+    const model = given ?? (await this.model(undefined, true));
+    const info = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `LayerLab: loading ${path.basename(model)}`, cancellable: true },
+      (_p, token) => this.d.client.loadModel({ path: model, provider: s.provider, threads: s.threads }, token),
+    );
+    await this.d.workspaceState.update(SELECTED_MODEL_KEY, model);
+    this.d.views.models.refresh();
+    const note = info.providerNote ? ` (${info.providerNote})` : '';
+    this.d.log.info(`loaded ${model}: ${info.architecture}, ${info.nBlocks} blocks, d_model ${info.dModel}, ${info.provider}${note}`);
+    void vscode.window.showInformationMessage(
+      `LayerLab: ${path.basename(model)} loaded — ${info.architecture}, ${info.nBlocks} blocks, d_model ${info.dModel}, on ${info.provider.toUpperCase()}.`,
+    );
+    return model;
+  }
+
+  async addDataset(t?: Target): Promise<string> {
+    const s = this.settings();
+    let source = LayerLabCommands.pathOf(t);
+    if (!source) {
+      const uris = await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        openLabel: 'Add Dataset',
+        filters: { Datasets: ['json', 'jsonl', 'parquet'] },
+      });
+      if (!uris?.length) throw new Dismissed();
+      source = uris[0].fsPath;
+    }
+    if (!/\.(json|jsonl|parquet)$/i.test(source)) throw new CommandError(`${path.basename(source)} is not a dataset file: LayerLab reads .json, .jsonl and .parquet.`);
+    const target = path.join(s.datasetsPath, path.basename(source));
+    if (path.resolve(source) !== path.resolve(target)) {
+      if (fs.existsSync(target)) {
+        const ok = await vscode.window.showWarningMessage(`${path.basename(target)} already exists in ${s.datasetsPath}. Replace it?`, { modal: true }, 'Replace');
+        if (ok !== 'Replace') throw new Dismissed();
+      }
+      await fs.promises.mkdir(s.datasetsPath, { recursive: true });
+      await fs.promises.copyFile(source, target);
+    }
+    this.d.views.datasets.refresh();
+    void vscode.window.showInformationMessage(`LayerLab: dataset ${path.basename(target)} added to ${s.datasetsPath}.`);
+    return target;
+  }
+
+  async restartRuntime(): Promise<void> {
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'LayerLab: restarting the runtime' }, () => this.d.client.restart());
+    void vscode.window.showInformationMessage(`LayerLab: runtime restarted (pid ${this.d.client.info?.pid}).`);
+  }
+
+  async runDemo(): Promise<RunJobResult> {
+    const s = this.settings();
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.runDemo'], 'demo', demoArgs({ modelsPath: s.modelsPath, outputPath: s.outputPath }, s));
+    // The demo model becomes the default model of the next commands.
+    await this.d.workspaceState.update(SELECTED_MODEL_KEY, path.join(s.modelsPath, DEMO_MODEL_NAME));
+    this.refreshAll();
+    const result = r.files.find((f) => f.endsWith('.json'));
+    if (result) await vscode.window.showTextDocument(vscode.Uri.file(result), { preview: false });
+    const rel = (f: string) => path.relative(vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '', f) || f;
+    const model = path.join(s.modelsPath, DEMO_MODEL_NAME);
+    void vscode.window.showInformationMessage(
+      `LayerLab: demo finished. The demo model is in ${rel(model)}${result ? `; its generations (${rel(result)}) are open` : ''}.`,
+    );
+    return r;
+  }
+
+  async openDataset(t?: Target): Promise<void> {
+    const file = this.fromContext(t, 'datasets', ['dataset']);
+    if (!file) throw new CommandError('no dataset selected.');
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+    // Datasets are inputs: opening one to look at it must not invite edits.
+    await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession');
+  }
+
+  async revealFile(t?: Target): Promise<void> {
+    const file = LayerLabCommands.pathOf(t);
+    if (!file) throw new CommandError('nothing to reveal.');
+    await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(file));
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * What each tree view shows, built from plain data (workspaceScan.ts, the runtime's answers) as
+ * plain nodes; views.ts turns a node into a vscode.TreeItem one-to-one. Every label, description
+ * and context value is decided here, where unit tests see it.
+ */
+import * as path from 'node:path';
+import type { ModelInfo } from '../runtime/protocol/requests';
+import type { Accuracy, CacheEntryInfo } from '../runtime/protocol/results';
+import type { DatasetEntry, FileEntry, ModelEntry, RunEntry } from './workspaceScan';
+
+/** Context values: package.json's `view/item/context` menus match on these. */
+export type NodeKind = 'model' | 'dataset' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'demoRun' | 'detail' | 'message';
+
+export interface TreeNodeData {
+  /** Unique within its view, stable across refreshes (keeps expansion and selection). */
+  id: string;
+  kind: NodeKind;
+  label: string;
+  description?: string;
+  tooltip?: string;
+  /** A codicon name. */
+  icon?: string;
+  /** The file or folder the node stands for (reveal, open, and the input of commands run on it). */
+  resourcePath?: string;
+  /** Run on click. */
+  command?: { command: string; title: string; arguments?: unknown[] };
+  children?: TreeNodeData[];
+  expanded?: boolean;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = -1;
+  do {
+    v /= 1024;
+    u++;
+  } while (v >= 1024 && u < units.length - 1);
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+function detail(parentId: string, label: string, value: string): TreeNodeData {
+  return { id: `${parentId}#${label}`, kind: 'detail', label, description: value };
+}
+
+export function messageNode(id: string, text: string, icon = 'info', tooltip?: string): TreeNodeData {
+  return { id: `message:${id}`, kind: 'message', label: text, icon, ...(tooltip ? { tooltip } : {}) };
+}
+
+function samePath(a: string, b: string): boolean {
+  return path.resolve(a) === path.resolve(b);
+}
+
+/**
+ * Models in the models folder; the one the runtime holds shows what the runtime reports
+ * (blocks of the unrolled depth, provider), the others what their config says.
+ */
+export function modelNodes(entries: ModelEntry[], loaded?: ModelInfo, selectedPath?: string): TreeNodeData[] {
+  const nodes = entries.map((e): TreeNodeData => {
+    const id = `model:${e.path}`;
+    if (e.error) return { id, kind: 'model', label: e.name, description: 'unreadable', tooltip: e.error, icon: 'warning', resourcePath: e.path };
+    const info = loaded && samePath(loaded.path, e.path) ? loaded : undefined;
+    const selected = selectedPath !== undefined && samePath(selectedPath, e.path);
+    const children: TreeNodeData[] = info
+      ? [
+          detail(id, 'architecture', `${info.architecture} (${info.modelType})`),
+          detail(id, 'blocks', `${info.nBlocks} (${info.hookPoints} hook points)`),
+          detail(id, 'd_model', String(info.dModel)),
+          detail(id, 'vocab', String(info.vocabSize)),
+          detail(id, 'provider', info.providerNote ? `${info.provider.toUpperCase()} (${info.providerNote})` : info.provider.toUpperCase()),
+        ]
+      : [
+          ...(e.modelType || e.architectures ? [detail(id, 'architecture', [e.modelType, e.architectures?.join(', ')].filter(Boolean).join(' · '))] : []),
+          ...(e.nLayers !== undefined ? [detail(id, 'layers', String(e.nLayers))] : []),
+          ...(e.dModel !== undefined ? [detail(id, 'd_model', String(e.dModel))] : []),
+          ...(e.vocabSize !== undefined ? [detail(id, 'vocab', String(e.vocabSize))] : []),
+          ...(e.format === 'llama2c' ? [detail(id, 'format', `llama2.c checkpoint${e.bytes ? `, ${formatBytes(e.bytes)}` : ''}`)] : []),
+        ];
+    const summary = info
+      ? `${info.architecture} · ${info.nBlocks} blocks · d_model ${info.dModel} · ${info.provider.toUpperCase()}`
+      : [e.modelType ?? e.format, e.nLayers !== undefined ? `${e.nLayers} layers` : undefined, e.dModel !== undefined ? `d_model ${e.dModel}` : undefined]
+          .filter(Boolean)
+          .join(' · ');
+    return {
+      id,
+      kind: 'model',
+      label: e.name,
+      description: info ? `${summary} · loaded` : selected ? `${summary} · selected` : summary,
+      tooltip: `${e.path}${info ? `\nloaded in the runtime on ${info.provider.toUpperCase()}` : ''}`,
+      icon: info ? 'circuit-board' : 'file-binary',
+      resourcePath: e.path,
+      children,
+    };
+  });
+  return nodes;
+}
+
+export function datasetNodes(entries: DatasetEntry[]): TreeNodeData[] {
+  return entries.map((e) => {
+    const counts = e.splits
+      ? Object.entries(e.splits)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')
+      : e.records !== undefined
+        ? `${e.records} records`
+        : undefined;
+    return {
+      id: `dataset:${e.path}`,
+      kind: 'dataset',
+      label: e.name,
+      description: [counts, formatBytes(e.bytes)].filter(Boolean).join(' · '),
+      tooltip: e.error ? `${e.path}\ncannot count records: ${e.error}` : e.path,
+      icon: e.error ? 'warning' : 'database',
+      resourcePath: e.path,
+      command: { command: 'layerlab.openDataset', title: 'Open Dataset', arguments: [e.path] },
+    };
+  });
+}
+
+/** Caches as the runtime describes them: dataset → hook points (shape, dtype, size). */
+export function cacheNodes(entries: CacheEntryInfo[]): TreeNodeData[] {
+  return entries.map((c) => {
+    const id = `cache:${c.file}`;
+    const state = c.complete ? 'complete' : `partial ${c.rowsDone}/${c.rows}`;
+    return {
+      id,
+      kind: 'cacheEntry',
+      label: c.dataName,
+      description: `${path.basename(c.file)} · ${c.rows} rows · ${c.dtype} · ${state}`,
+      tooltip: [c.file, `positions: ${c.positions}`, ...Object.entries(c.provenance).map(([k, v]) => `${k}: ${v}`)].join('\n'),
+      icon: c.complete ? 'layers' : 'layers-dot',
+      resourcePath: c.file,
+      children: c.hooks.map((h) => ({
+        id: `${id}#${h.name}`,
+        kind: 'cacheHook' as const,
+        label: h.name,
+        description: `[${h.shape.join(', ')}] ${c.dtype} · ${formatBytes(h.bytes)}`,
+        resourcePath: c.file,
+      })),
+    };
+  });
+}
+
+/** Cache files when the runtime cannot describe them: name and size, and why there is no more. */
+export function cacheFileNodes(files: FileEntry[], why: string): TreeNodeData[] {
+  return files.map((f) => ({
+    id: `cachefile:${f.path}`,
+    kind: 'cacheFile',
+    label: f.name,
+    description: formatBytes(f.bytes),
+    tooltip: `${f.path}\n${why}`,
+    icon: 'layers',
+    resourcePath: f.path,
+  }));
+}
+
+/** `2025-01-31 14:05` in the local time zone (when the user ran it, as their clock said). */
+export function localTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+function pct(a: Accuracy): string {
+  return `${(a.accuracy * 100).toFixed(1)}%`;
+}
+
+export function runNodes(entries: RunEntry[]): TreeNodeData[] {
+  return entries.map((e): TreeNodeData => {
+    const when = localTime(e.mtimeMs);
+    if (e.kind === 'unreadable') {
+      return { id: `run:${e.path}`, kind: 'run', label: e.name, description: 'unreadable', tooltip: e.error, icon: 'warning', resourcePath: e.path };
+    }
+    if (e.kind === 'demo') {
+      return {
+        id: `run:${e.path}`,
+        kind: 'demoRun',
+        label: 'demo generations',
+        description: `${e.generations} prompts${e.provider ? ` · ${e.provider.toUpperCase()}` : ''} · ${when}`,
+        tooltip: e.path,
+        icon: 'play-circle',
+        resourcePath: e.path,
+        command: { command: 'layerlab.openRunChart', title: 'Open Run Chart', arguments: [e.path] },
+      };
+    }
+    const r = e.run;
+    const first = r.results[0];
+    const headline = first ? `R ${pct(first.summary.reasoning)} / M ${pct(first.summary.memorization)}` : 'no results yet';
+    return {
+      id: `run:${e.path}`,
+      kind: 'run',
+      label: `${r.spec.command} · ${r.spec.data.name}`,
+      description: `${r.complete ? '' : `partial ${r.progress.done}/${r.progress.total} · `}${headline} · ${when}`,
+      tooltip: `${e.path}\nmodel ${r.spec.model.path}\n${r.results.length} intervention(s), provider ${r.provider}`,
+      icon: r.complete ? 'graph' : 'graph-line',
+      resourcePath: e.path,
+      command: { command: 'layerlab.openRunChart', title: 'Open Run Chart', arguments: [e.path] },
+      children: r.results.map((res) => ({
+        id: `run:${e.path}#${res.intervention.id}`,
+        kind: 'detail' as const,
+        label: res.intervention.id,
+        description: `reasoning ${pct(res.summary.reasoning)} · memorization ${pct(res.summary.memorization)}`,
+      })),
+    };
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * Reads what the tree views show from the workspace folders, as plain data: models (from their
+ * config.json), dataset files, cache files, run files. Reading a folder never throws: a folder
+ * that does not exist yet is empty, and an unreadable entry becomes an entry with an `error` so
+ * the view can say what is wrong with it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunFile } from '../runtime/protocol/results';
+
+export interface ModelEntry {
+  path: string;
+  name: string;
+  format: 'huggingface' | 'llama2c';
+  modelType?: string;
+  architectures?: string[];
+  nLayers?: number;
+  dModel?: number;
+  vocabSize?: number;
+  bytes?: number;
+  error?: string;
+}
+
+export interface DatasetEntry {
+  path: string;
+  name: string;
+  format: 'json' | 'jsonl' | 'parquet';
+  bytes: number;
+  /** Records (for JSON with named splits: per split), when cheap to count. */
+  records?: number;
+  splits?: Record<string, number>;
+  error?: string;
+}
+
+export interface FileEntry {
+  path: string;
+  name: string;
+  bytes: number;
+  mtimeMs: number;
+}
+
+export type RunEntry =
+  | { kind: 'run'; path: string; name: string; mtimeMs: number; run: RunFile }
+  | { kind: 'demo'; path: string; name: string; mtimeMs: number; generations: number; provider?: string }
+  | { kind: 'unreadable'; path: string; name: string; mtimeMs: number; error: string };
+
+/** Files larger than this are not parsed just to count records. */
+const MAX_PARSE_BYTES = 64 * 1024 * 1024;
+
+async function readdir(dir: string): Promise<fs.Dirent[]> {
+  try {
+    return await fs.promises.readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw e;
+  }
+}
+
+/** Hugging Face folders (with config.json) and llama2.c `.bin` checkpoints directly in `dir`. */
+export async function scanModels(dir: string): Promise<ModelEntry[]> {
+  const out: ModelEntry[] = [];
+  for (const d of await readdir(dir)) {
+    const p = path.join(dir, d.name);
+    if (d.isDirectory()) {
+      const configFile = path.join(p, 'config.json');
+      if (!fs.existsSync(configFile)) continue;
+      try {
+        const c = JSON.parse(await fs.promises.readFile(configFile, 'utf8')) as Record<string, unknown>;
+        const num = (...keys: string[]) => {
+          for (const k of keys) if (typeof c[k] === 'number') return c[k] as number;
+          return undefined;
+        };
+        out.push({
+          path: p,
+          name: d.name,
+          format: 'huggingface',
+          modelType: typeof c.model_type === 'string' ? c.model_type : undefined,
+          architectures: Array.isArray(c.architectures) ? (c.architectures as unknown[]).map(String) : undefined,
+          nLayers: num('num_hidden_layers', 'n_layers', 'n_layer'),
+          dModel: num('hidden_size', 'n_embd', 'd_model', 'dim'),
+          vocabSize: num('vocab_size', 'padded_vocab_size'),
+        });
+      } catch (e) {
+        out.push({ path: p, name: d.name, format: 'huggingface', error: `config.json: ${(e as Error).message}` });
+      }
+    } else if (d.isFile() && d.name.endsWith('.bin') && !/^tok.*\.bin$/.test(d.name)) {
+      // llama2.c checkpoints; their tokenizer.bin / tok*.bin beside them are not models.
+      out.push({ path: p, name: d.name, format: 'llama2c', bytes: (await fs.promises.stat(p)).size });
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** JSON, JSONL and Parquet files directly in `dir`, with record counts where cheap. */
+export async function scanDatasets(dir: string): Promise<DatasetEntry[]> {
+  const out: DatasetEntry[] = [];
+  for (const d of await readdir(dir)) {
+    const m = /\.(json|jsonl|parquet)$/i.exec(d.name);
+    if (!d.isFile() || !m) continue;
+    const p = path.join(dir, d.name);
+    const format = m[1].toLowerCase() as DatasetEntry['format'];
+    const bytes = (await fs.promises.stat(p)).size;
+    const entry: DatasetEntry = { path: p, name: d.name, format, bytes };
+    if (format !== 'parquet' && bytes <= MAX_PARSE_BYTES) {
+      try {
+        Object.assign(entry, countRecords(await fs.promises.readFile(p, 'utf8'), format));
+      } catch (e) {
+        entry.error = (e as Error).message;
+      }
+    }
+    out.push(entry);
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A JSON array, a JSON object of named splits (PopQA's dev/test), or JSON lines. */
+export function countRecords(text: string, format: 'json' | 'jsonl'): Pick<DatasetEntry, 'records' | 'splits'> {
+  if (format === 'jsonl') return { records: text.split('\n').filter((l) => l.trim()).length };
+  const v = JSON.parse(text) as unknown;
+  if (Array.isArray(v)) return { records: v.length };
+  if (v && typeof v === 'object') {
+    const splits = Object.fromEntries(Object.entries(v).filter(([, x]) => Array.isArray(x)).map(([k, x]) => [k, (x as unknown[]).length]));
+    if (Object.keys(splits).length) return { splits, records: Object.values(splits).reduce((a, b) => a + b, 0) };
+  }
+  throw new Error('not a list of records (expected a JSON array, or an object of named arrays)');
+}
+
+/** Files under `dir` (recursively) whose names match `re`. */
+export async function scanFiles(dir: string, re: RegExp): Promise<FileEntry[]> {
+  const out: FileEntry[] = [];
+  const walk = async (d: string) => {
+    for (const e of await readdir(d)) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && re.test(e.name)) {
+        const st = await fs.promises.stat(p);
+        out.push({ path: p, name: path.relative(dir, p), bytes: st.size, mtimeMs: st.mtimeMs });
+      }
+    }
+  };
+  await walk(dir);
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Run files (`format: layerlab-run`) under `runsDir`, and the demo's generations file. */
+export async function scanRuns(runsDir: string, demoDir: string): Promise<RunEntry[]> {
+  const files = [...(await scanFiles(runsDir, /\.json$/i)), ...(await scanFiles(demoDir, /^generations\.json$/))];
+  const out: RunEntry[] = [];
+  for (const f of files) {
+    try {
+      const v = JSON.parse(await fs.promises.readFile(f.path, 'utf8')) as Record<string, unknown>;
+      if (v.format === 'layerlab-run') out.push({ kind: 'run', path: f.path, name: f.name, mtimeMs: f.mtimeMs, run: v as unknown as RunFile });
+      else if (v.format === 'layerlab-demo-generations') {
+        out.push({
+          kind: 'demo',
+          path: f.path,
+          name: f.name,
+          mtimeMs: f.mtimeMs,
+          generations: Array.isArray(v.generations) ? v.generations.length : 0,
+          provider: typeof v.provider === 'string' ? v.provider : undefined,
+        });
+      }
+      // Other JSON files (direction statistics, notes) are not runs; they are left out.
+    } catch (e) {
+      out.push({ kind: 'unreadable', path: f.path, name: f.name, mtimeMs: f.mtimeMs, error: (e as Error).message });
+    }
+  }
+  // Newest first: the run you just made is at the top.
+  return out.sort((a, b) => b.mtimeMs - a.mtimeMs);
+}

@@ -1,0 +1,21 @@
+/**
+ * Where LayerLab keeps things in a workspace, shared by the extension's settings defaults, the
+ * runtime's jobs and the CLI so that a palette run and its CLI twin read and write the same
+ * places. Paths are relative to the workspace folder (the runtime's cwd).
+ */
+export const WORKSPACE_DEFAULTS = Object.freeze({
+  modelsPath: '.layerlab/models',
+  datasetsPath: '.layerlab/datasets',
+  outputPath: '.layerlab/output',
+});
+
+/** Sub-folders of the output folder, one per kind of result. */
+export const OUTPUT_SUBFOLDERS = Object.freeze({
+  cache: 'hidden_states',
+  directions: 'directions',
+  runs: 'runs',
+  demo: 'demo',
+});
+
+/** Folder name of the built-in demo model inside the models folder. */
+export const DEMO_MODEL_NAME = 'demo';

@@ -1,0 +1,70 @@
+/**
+ * The runtime process: JSON-RPC over stdio for the extension (or any client).
+ *
+ *   node dist/runtime.js [--parent-pid PID]
+ *
+ * stdout carries protocol only (see stdio.ts); logs travel as `layerlab/log` notifications;
+ * whatever reaches stderr (native libraries, a crash) the client logs as errors. The process
+ * exits on `exit`, when its stdin closes, or when PID (the extension host) dies.
+ */
+import { parseArgs } from 'node:util';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { LogNotification, type LogLevel } from '../protocol/requests';
+import { watchParent } from './parentWatch';
+import { RuntimeServer, type RuntimeServerOptions } from './server';
+import { claimStdout, redirectConsole } from './stdio';
+
+/** Starts serving on stdio. `jobs` replaces the registry's table (tests use it for extra jobs). */
+export function runRuntime(argv: string[], opts: Pick<RuntimeServerOptions, 'jobs'> = {}): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'parent-pid': { type: 'string' }, 'parent-poll-ms': { type: 'string' } },
+    strict: true,
+  });
+
+  // Until the connection exists, redirected output has nowhere to go but stderr.
+  let sink = (level: LogLevel, message: string): void => {
+    process.stderr.write(`[${level}] ${message}\n`);
+  };
+  const protocolOut = claimStdout((l, m) => sink(l, m));
+  redirectConsole((l, m) => sink(l, m));
+
+  const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(protocolOut));
+  let exiting = false;
+  const exit = (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    // Let the last messages (the shutdown reply, a final log) reach the pipe before leaving.
+    protocolOut.end(() => process.exit(code));
+    setTimeout(() => process.exit(code), 1000).unref();
+  };
+  const server = new RuntimeServer(connection, { ...opts, exit });
+  sink = (level, message) => {
+    connection.sendNotification(LogNotification, { level, message }).catch(() => {});
+  };
+
+  const parentPid = values['parent-pid'] === undefined ? undefined : Number(values['parent-pid']);
+  if (parentPid !== undefined) {
+    if (!Number.isInteger(parentPid) || parentPid <= 0) {
+      process.stderr.write(`layerlab runtime: --parent-pid must be a process id, got '${values['parent-pid']}'\n`);
+      process.exit(2);
+    }
+    const pollMs = values['parent-poll-ms'] ? Number(values['parent-poll-ms']) : 2000;
+    watchParent(
+      parentPid,
+      (why) => {
+        process.stderr.write(`layerlab runtime: exiting: ${why}\n`);
+        exit(1);
+      },
+      pollMs,
+    );
+  }
+  process.on('uncaughtException', (e) => {
+    process.stderr.write(`layerlab runtime: uncaught exception: ${e?.stack ?? e}\n`);
+    process.exit(1);
+  });
+  connection.listen();
+  server.log('debug', `runtime listening on stdio (pid ${process.pid}${parentPid ? `, parent ${parentPid}` : ''})`);
+}
+
+if (require.main === module) runRuntime(process.argv.slice(2));

@@ -1,0 +1,327 @@
+/**
+ * A small stand-in for the `vscode` module, enough for the extension's activation, views and
+ * commands to run under node's test runner. Prompts answer from scripted queues and every UI
+ * effect is recorded, so tests assert what the user would have seen.
+ *
+ * install() makes `require('vscode')` return it; import this module before any extension module.
+ */
+import Module from 'node:module';
+import * as path from 'node:path';
+
+type Listener<T> = (e: T) => unknown;
+
+export class EventEmitter<T> {
+  private listeners = new Set<Listener<T>>();
+  event = (l: Listener<T>) => {
+    this.listeners.add(l);
+    return { dispose: () => this.listeners.delete(l) };
+  };
+  fire(e: T): void {
+    for (const l of [...this.listeners]) l(e);
+  }
+  dispose(): void {
+    this.listeners.clear();
+  }
+}
+
+export class Uri {
+  private constructor(
+    readonly scheme: string,
+    readonly fsPath: string,
+  ) {}
+  static file(p: string): Uri {
+    return new Uri('file', path.resolve(p));
+  }
+  get path(): string {
+    return this.fsPath;
+  }
+  toString(): string {
+    return `file://${this.fsPath}`;
+  }
+}
+
+export class ThemeIcon {
+  constructor(readonly id: string) {}
+}
+export class ThemeColor {
+  constructor(readonly id: string) {}
+}
+export enum TreeItemCollapsibleState {
+  None = 0,
+  Collapsed = 1,
+  Expanded = 2,
+}
+export class TreeItem {
+  id?: string;
+  description?: string;
+  tooltip?: string;
+  iconPath?: ThemeIcon;
+  resourceUri?: Uri;
+  contextValue?: string;
+  command?: unknown;
+  constructor(
+    readonly label: string,
+    readonly collapsibleState: TreeItemCollapsibleState = TreeItemCollapsibleState.None,
+  ) {}
+}
+export class RelativePattern {
+  constructor(
+    readonly base: unknown,
+    readonly pattern: string,
+  ) {}
+}
+export enum StatusBarAlignment {
+  Left = 1,
+  Right = 2,
+}
+export enum ProgressLocation {
+  SourceControl = 1,
+  Window = 10,
+  Notification = 15,
+}
+
+export class CancellationTokenSource {
+  private emitter = new EventEmitter<void>();
+  token = {
+    isCancellationRequested: false,
+    onCancellationRequested: (l: () => void) => this.emitter.event(l),
+  };
+  cancel(): void {
+    if (this.token.isCancellationRequested) return;
+    this.token.isCancellationRequested = true;
+    this.emitter.fire();
+  }
+  dispose(): void {}
+}
+
+export interface Shown {
+  severity: 'info' | 'warning' | 'error';
+  message: string;
+  actions: string[];
+}
+
+/** Everything a test scripts or inspects. Reset with reset(). */
+export const mock = {
+  /** Answers for showQuickPick: a label to pick, a function choosing an item, or undefined (Escape). */
+  quickPicks: [] as (string | ((items: { label: string }[]) => unknown) | undefined)[],
+  /** Answers for showInputBox: a string, or null to accept the proposed value, or undefined (Escape). */
+  inputs: [] as (string | null | undefined)[],
+  /** Answers for showOpenDialog. */
+  openDialogs: [] as (string[] | undefined)[],
+  /** Button to press on the next message (by title), per message in order. */
+  messageAnswers: [] as (string | undefined)[],
+  shown: [] as Shown[],
+  quickPickCalls: [] as { items: { label: string; description?: string }[]; placeHolder?: string }[],
+  inputCalls: [] as { prompt?: string; value?: string; validation?: string | undefined }[],
+  openedDocuments: [] as string[],
+  executed: [] as { command: string; args: unknown[] }[],
+  progress: [] as { title?: string; cancellable?: boolean; reports: { increment?: number; message?: string }[]; cancel: () => void }[],
+  /** When set, withProgress cancels its token as soon as the first progress is reported. */
+  cancelOnFirstReport: false,
+  log: [] as { level: string; message: string }[],
+  statusBar: { text: '', tooltip: '' as unknown, command: '' as unknown, backgroundColor: undefined as unknown, visible: false },
+  trusted: true,
+  workspaceFolder: undefined as string | undefined,
+  config: {} as Record<string, unknown>,
+  registered: new Map<string, (...args: unknown[]) => unknown>(),
+  treeViews: new Map<string, { selection: unknown[] }>(),
+  watchers: [] as RelativePattern[],
+  reset(): void {
+    this.quickPicks = [];
+    this.inputs = [];
+    this.openDialogs = [];
+    this.messageAnswers = [];
+    this.shown = [];
+    this.quickPickCalls = [];
+    this.inputCalls = [];
+    this.openedDocuments = [];
+    this.executed = [];
+    this.progress = [];
+    this.cancelOnFirstReport = false;
+    this.log = [];
+    this.trusted = true;
+    this.workspaceFolder = undefined;
+    this.config = {};
+    this.registered.clear();
+    this.treeViews.clear();
+    this.watchers = [];
+  },
+};
+
+function message(severity: Shown['severity']) {
+  return async (msg: string, ...rest: unknown[]) => {
+    const actions = rest.filter((a): a is string => typeof a === 'string');
+    mock.shown.push({ severity, message: msg, actions });
+    const answer = mock.messageAnswers.shift();
+    return answer && actions.includes(answer) ? answer : undefined;
+  };
+}
+
+export const window = {
+  createOutputChannel(_name: string, _opts?: unknown) {
+    const at = (level: string) => (m: string) => void mock.log.push({ level, message: m });
+    return { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), show: () => mock.executed.push({ command: '(log.show)', args: [] }), dispose() {} };
+  },
+  createStatusBarItem() {
+    const s = mock.statusBar;
+    return {
+      set text(v: string) {
+        s.text = v;
+      },
+      get text() {
+        return s.text;
+      },
+      set tooltip(v: unknown) {
+        s.tooltip = v;
+      },
+      set command(v: unknown) {
+        s.command = v;
+      },
+      set backgroundColor(v: unknown) {
+        s.backgroundColor = v;
+      },
+      name: '',
+      show: () => void (s.visible = true),
+      dispose() {},
+    };
+  },
+  createTreeView(id: string, _opts: unknown) {
+    const view = { selection: [] as unknown[], dispose() {} };
+    mock.treeViews.set(id, view);
+    return view;
+  },
+  async showQuickPick(items: { label: string; description?: string }[], opts?: { placeHolder?: string }) {
+    mock.quickPickCalls.push({ items, placeHolder: opts?.placeHolder });
+    const answer = mock.quickPicks.shift();
+    if (answer === undefined) return undefined;
+    if (typeof answer === 'function') return answer(items);
+    const found = items.find((i) => i.label === answer);
+    if (!found) throw new Error(`mock quick pick: no item '${answer}' in ${items.map((i) => i.label).join(', ')}`);
+    return found;
+  },
+  async showInputBox(opts: { prompt?: string; value?: string; validateInput?: (v: string) => string | undefined }) {
+    const answer = mock.inputs.shift();
+    const value = answer === null ? (opts.value ?? '') : answer;
+    mock.inputCalls.push({ prompt: opts.prompt, value: opts.value, validation: value === undefined ? undefined : opts.validateInput?.(value) });
+    if (value !== undefined && opts.validateInput?.(value)) throw new Error(`mock input box: '${value}' fails validation: ${opts.validateInput(value)}`);
+    return value;
+  },
+  async showOpenDialog() {
+    const answer = mock.openDialogs.shift();
+    return answer?.map((p) => Uri.file(p));
+  },
+  showInformationMessage: message('info'),
+  showWarningMessage: message('warning'),
+  showErrorMessage: message('error'),
+  async showTextDocument(uri: Uri) {
+    mock.openedDocuments.push(uri.fsPath);
+    return {};
+  },
+  async withProgress<T>(
+    opts: { title?: string; cancellable?: boolean },
+    task: (p: { report(v: { increment?: number; message?: string }): void }, token: CancellationTokenSource['token']) => Promise<T>,
+  ): Promise<T> {
+    const source = new CancellationTokenSource();
+    const entry = { title: opts.title, cancellable: opts.cancellable, reports: [] as { increment?: number; message?: string }[], cancel: () => source.cancel() };
+    mock.progress.push(entry);
+    return task(
+      {
+        report: (v) => {
+          entry.reports.push(v);
+          if (mock.cancelOnFirstReport) source.cancel();
+        },
+      },
+      source.token,
+    );
+  },
+};
+
+const configChange = new EventEmitter<{ affectsConfiguration(s: string): boolean }>();
+
+export const workspace = {
+  get isTrusted() {
+    return mock.trusted;
+  },
+  get workspaceFolders() {
+    return mock.workspaceFolder ? [{ uri: Uri.file(mock.workspaceFolder), name: path.basename(mock.workspaceFolder), index: 0 }] : undefined;
+  },
+  getWorkspaceFolder(uri: Uri) {
+    const f = workspace.workspaceFolders?.[0];
+    return f && (uri.fsPath === f.uri.fsPath || uri.fsPath.startsWith(f.uri.fsPath + path.sep)) ? f : undefined;
+  },
+  getConfiguration(section: string) {
+    return { get: (key: string) => mock.config[`${section}.${key}`] };
+  },
+  createFileSystemWatcher(pattern: RelativePattern) {
+    mock.watchers.push(pattern);
+    const noop = () => ({ dispose() {} });
+    return { onDidCreate: noop, onDidChange: noop, onDidDelete: noop, dispose() {} };
+  },
+  onDidChangeConfiguration: configChange.event,
+  onDidGrantWorkspaceTrust: new EventEmitter<void>().event,
+  onDidChangeWorkspaceFolders: new EventEmitter<void>().event,
+};
+
+export const commands = {
+  registerCommand(id: string, fn: (...args: unknown[]) => unknown) {
+    if (mock.registered.has(id)) throw new Error(`command '${id}' already exists`);
+    mock.registered.set(id, fn);
+    return { dispose: () => mock.registered.delete(id) };
+  },
+  async executeCommand(id: string, ...args: unknown[]) {
+    mock.executed.push({ command: id, args });
+    return mock.registered.get(id)?.(...args);
+  },
+};
+
+export const env = { appName: 'Mock Code' };
+export const version = '1.100.0-mock';
+
+const api = {
+  EventEmitter,
+  Uri,
+  ThemeIcon,
+  ThemeColor,
+  TreeItem,
+  TreeItemCollapsibleState,
+  RelativePattern,
+  StatusBarAlignment,
+  ProgressLocation,
+  CancellationTokenSource,
+  window,
+  workspace,
+  commands,
+  env,
+  version,
+};
+
+let installed = false;
+
+/** Makes `require('vscode')` (what the extension's `import * as vscode` compiles to) return the mock. */
+export function install(): void {
+  if (installed) return;
+  installed = true;
+  const m = Module as unknown as { _load(request: string, parent: unknown, isMain: boolean): unknown };
+  const load = m._load;
+  m._load = function (request: string, parent: unknown, isMain: boolean) {
+    if (request === 'vscode') return api;
+    return load.call(this, request, parent, isMain);
+  };
+}
+
+install();
+
+/** An ExtensionContext over a temp folder, with an in-memory workspaceState. */
+export function fakeContext(extensionPath: string) {
+  const state = new Map<string, unknown>();
+  return {
+    subscriptions: [] as { dispose(): unknown }[],
+    extensionPath,
+    asAbsolutePath: (p: string) => path.join(extensionPath, p),
+    workspaceState: {
+      get: <T>(k: string, d?: T) => (state.has(k) ? (state.get(k) as T) : d),
+      update: async (k: string, v: unknown) => void state.set(k, v),
+      keys: () => [...state.keys()],
+    },
+  };
+}

@@ -1,0 +1,368 @@
+// The extension's runtime client against the real runtime process (spawned through tsx, and
+// once as the esbuild bundle that ships): lifecycle, model, generation, a job with progress,
+// cancellation, output discipline, crash → restart → budget exhausted, graceful and forced
+// shutdown, and the runtime's exit when its parent dies.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import * as esbuild from 'esbuild';
+import { RuntimeClient, RuntimeRequestError, type RuntimeClientOptions } from '../../extension/runtimeClient';
+import { RestartBudget } from '../../extension/runtimeState';
+import type { LogLevel, ProgressParams } from '../../runtime/protocol/requests';
+import { tmpDir } from '../helpers/tmp';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const MAIN = path.join(REPO, 'runtime', 'server', 'main.ts');
+const NOISY = path.join(REPO, 'test', 'extension', 'noisyRuntime.ts');
+const env = { ...process.env, ORT_DISABLE_TELEMETRY: '1' };
+
+const children: ChildProcess[] = [];
+const clients: RuntimeClient[] = [];
+after(async () => {
+  await Promise.all(clients.map((c) => c.dispose()));
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function spawnRuntime(entry = MAIN, extra: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, '--parent-pid', String(process.pid), ...extra], { cwd: REPO, env });
+  children.push(child);
+  return child;
+}
+
+interface Made {
+  client: RuntimeClient;
+  logs: { level: LogLevel; message: string }[];
+  spawned: ChildProcess[];
+  gaveUp: string[];
+}
+
+function makeClient(opts: Partial<RuntimeClientOptions> & { entry?: string } = {}): Made {
+  const logs: Made['logs'] = [];
+  const spawned: ChildProcess[] = [];
+  const gaveUp: string[] = [];
+  const client = new RuntimeClient({
+    spawn: () => {
+      const c = spawnRuntime(opts.entry);
+      spawned.push(c);
+      return c;
+    },
+    clientName: 'test',
+    log: (level, message) => void logs.push({ level, message }),
+    onGaveUp: (m) => void gaveUp.push(m),
+    restartDelayMs: 20,
+    ...opts,
+  });
+  clients.push(client);
+  return { client, logs, spawned, gaveUp };
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+}
+
+async function rejection(p: Promise<unknown>): Promise<RuntimeRequestError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof RuntimeRequestError, `expected a RuntimeRequestError, got ${e}`);
+    return e;
+  }
+  assert.fail('expected the request to fail');
+}
+
+const work = tmpDir('layerlab-rt-');
+const modelsPath = path.join(work, 'models');
+const demoArgs = (out: string, ...more: string[]) => ['--models_path', modelsPath, '--output_path', out, '--provider', 'cpu', ...more];
+
+describe('runtime process through the client', () => {
+  it('starts, runs the demo job with progress, loads its model, generates, and stops gracefully', async () => {
+    const { client, spawned, logs } = makeClient();
+    const states: string[] = [];
+    client.onDidChangeState(() => states.push(client.state));
+    await client.start();
+    assert.equal(client.state, 'ready');
+    assert.equal(client.info?.pid, spawned[0].pid);
+    assert.equal(client.info?.nodeVersion, process.version);
+    assert.ok(client.hasJob('demo') && client.hasJob('generate'));
+
+    const progress: ProgressParams[] = [];
+    const out = path.join(work, 'out1');
+    const r = await client.runJob('demo', demoArgs(out, '--prompts', '3', '--max_new_tokens', '6'), { onProgress: (p) => progress.push(p) });
+    assert.equal(r.job, 'demo');
+    const gen = path.join(out, 'demo', 'generations.json');
+    assert.deepEqual(r.files, [gen, path.join(modelsPath, 'demo')]);
+    const file = JSON.parse(fs.readFileSync(gen, 'utf8'));
+    assert.equal(file.format, 'layerlab-demo-generations');
+    assert.equal(file.generations.length, 3);
+    assert.equal(file.provider, 'cpu');
+    assert.ok(progress.length >= 2, 'progress arrived during the job');
+    assert.ok(progress.every((p, i) => i === 0 || p.done >= progress[i - 1].done), 'never backwards');
+    assert.deepEqual([progress.at(-1)!.done, progress.at(-1)!.total], [5, 5]);
+    assert.ok(progress.every((p) => p.jobId === r.jobId));
+
+    const info = await client.loadModel({ path: path.join(modelsPath, 'demo'), provider: 'cpu' });
+    assert.deepEqual([info.architecture, info.nBlocks, info.dModel, info.vocabSize, info.hookPoints, info.provider], ['llama', 2, 64, 259, 4, 'cpu']);
+    assert.deepEqual(info.blocks.map((b) => b.label), ['layer 0', 'layer 1']);
+    assert.equal(client.model?.path, info.path);
+    assert.deepEqual(await client.modelInfo(), info);
+    const g = await client.generate({ prompt: 'Q: 2+2?\nA:', maxNewTokens: 5, stop: [] });
+    assert.equal(g.newTokens, 5);
+    assert.equal(g.stopReason, 'max-new-tokens');
+
+    const exited = exitOf(spawned[0]);
+    await client.stop();
+    assert.deepEqual(await exited, { code: 0, signal: null }, 'shutdown + exit → code 0');
+    assert.equal(client.state, 'stopped');
+    assert.equal(client.model, undefined);
+    assert.deepEqual(states.slice(0, 4), ['starting', 'ready', 'busy', 'ready']);
+    assert.equal(states.at(-1), 'stopped');
+    assert.ok(logs.some((l) => l.message.includes('demo model written to')), 'runtime logs reach the client');
+    assert.ok(!logs.some((l) => l.level === 'error'), `no errors: ${JSON.stringify(logs.filter((l) => l.level === 'error'))}`);
+  });
+
+  it('Cancel stops a long demo job within one step, writes no result, and leaves the runtime ready', async () => {
+    const { client } = makeClient();
+    const out = path.join(work, 'out-cancel');
+    const cts = new CancellationTokenSource();
+    let cancelledAt = 0;
+    const job = client.runJob('demo', demoArgs(out, '--prompts', '100000', '--max_new_tokens', '64'), {
+      token: cts.token,
+      onProgress: (p) => {
+        // Cancel once generation is under way (past writing and loading the model).
+        if (p.done >= 3 && !cancelledAt) {
+          cancelledAt = Date.now();
+          cts.cancel();
+        }
+      },
+    });
+    const e = await rejection(job);
+    assert.equal(e.kind, 'cancelled');
+    assert.ok(cancelledAt > 0, 'cancelled from a progress callback');
+    const ms = Date.now() - cancelledAt;
+    assert.ok(ms < 2000, `stopped ${ms} ms after Cancel`);
+    assert.ok(!fs.existsSync(path.join(out, 'demo', 'generations.json')), 'a cancelled demo writes no result');
+    assert.equal(client.state, 'ready');
+    const again = await client.runJob('demo', demoArgs(out, '--prompts', '1', '--max_new_tokens', '2'));
+    assert.equal(again.files.length, 2, 'the runtime takes the next job');
+    await client.stop();
+  });
+
+  it('stdout carries protocol only: console output and stray writes arrive as logs, stderr as errors', async () => {
+    const { client, logs } = makeClient({ entry: NOISY });
+    const r = await client.runJob('sweep', []);
+    assert.equal(r.output, 'result survives');
+    await waitFor('stderr line', () => logs.some((l) => l.message === '[runtime stderr] raw stderr write'));
+    const find = (level: LogLevel, text: string) => logs.some((l) => l.level === level && l.message.includes(text));
+    assert.ok(find('info', 'console.log text 42'));
+    assert.ok(find('info', 'console.info text'));
+    assert.ok(find('warn', 'console.warn text'));
+    assert.ok(find('error', 'console.error text'));
+    assert.ok(find('info', '(stdout) raw stdout write'));
+    assert.ok(find('error', '[runtime stderr] raw stderr write'));
+    // The connection is intact after all that.
+    assert.equal((await client.runJob('sweep', [])).output, 'result survives');
+    await client.stop();
+  });
+
+  it('crash → restart, three times; the fourth crash within 3 minutes stops it with a clear message; Restart Runtime recovers', async () => {
+    const { client, spawned, gaveUp, logs } = makeClient({ entry: NOISY, restartBudget: new RestartBudget(3, 180_000) });
+    await client.start();
+
+    // A crash under a running job fails that job with an explanation.
+    const job = client.runJob('evaluate', []);
+    await waitFor('job progress', () => client.progress !== undefined);
+    const pid0 = client.info!.pid;
+    process.kill(pid0, 'SIGKILL');
+    const e = await rejection(job);
+    assert.equal(e.kind, 'crashed');
+    assert.match(e.message, /the LayerLab runtime stopped unexpectedly \(killed by SIGKILL\)/);
+    assert.match(e.hint ?? '', /Show Runtime Log/);
+
+    for (let restart = 1; restart <= 3; restart++) {
+      await waitFor(`restart ${restart}`, () => client.state === 'ready' && client.info?.pid !== undefined && spawned.length === restart + 1);
+      assert.notEqual(client.info!.pid, pid0);
+      assert.equal(client.budget.used, restart);
+      if (restart < 3) process.kill(client.info!.pid, 'SIGKILL');
+    }
+    assert.ok(logs.some((l) => l.level === 'warn' && /restart 3 of 3 restarts within 3 minutes/.test(l.message)));
+
+    process.kill(client.info!.pid, 'SIGKILL');
+    await waitFor('giving up', () => gaveUp.length === 1);
+    assert.equal(client.state, 'crashed');
+    assert.match(gaveUp[0], /stopped unexpectedly again \(killed by SIGKILL\) after 3 restarts within 3 minutes, so it will not be restarted automatically/);
+    assert.match(gaveUp[0], /"Restart Runtime"/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(spawned.length, 4, 'no fifth process');
+    const refused = await rejection(client.runJob('demo', []));
+    assert.equal(refused.kind, 'crashed');
+    assert.equal(refused.message, gaveUp[0]);
+
+    await client.restart();
+    assert.equal(client.state, 'ready');
+    assert.equal(client.gaveUp, undefined);
+    assert.equal(client.budget.used, 0);
+    assert.equal(spawned.length, 5);
+    await client.stop();
+  });
+
+  it('a runtime that does not answer shutdown is killed after the timeout', async () => {
+    const { client, spawned } = makeClient({ shutdownTimeoutMs: 300 });
+    await client.start();
+    process.kill(spawned[0].pid!, 'SIGSTOP');
+    const t0 = Date.now();
+    await client.stop();
+    assert.deepEqual(await exitOf(spawned[0]), { code: null, signal: 'SIGKILL' });
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(client.state, 'stopped');
+  });
+
+  it('an executable that cannot start is reported with the setting to fix, without retries', async () => {
+    let spawns = 0;
+    const { client, gaveUp } = makeClient({
+      spawn: () => {
+        spawns++;
+        return spawn('/nonexistent/node', ['x'], { env });
+      },
+    });
+    const e = await rejection(client.start());
+    assert.equal(e.kind, 'crashed');
+    assert.match(e.message, /Could not start the LayerLab runtime: spawn \/nonexistent\/node ENOENT\. Check the "layerlab\.nodePath" setting/);
+    assert.equal(gaveUp.length, 1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(spawns, 1);
+    assert.equal(client.state, 'crashed');
+  });
+
+  it('a spawner that throws leaves the client crashed with the reason, not stuck starting', async () => {
+    const { client, gaveUp } = makeClient({
+      spawn: () => {
+        throw new Error('EACCES: permission denied');
+      },
+    });
+    const e = await rejection(client.start());
+    assert.match(e.message, /Could not start the LayerLab runtime: EACCES: permission denied/);
+    assert.equal(client.state, 'crashed');
+    assert.equal(gaveUp.length, 1);
+  });
+
+  it('a runtime of another protocol version is refused with what to do, and not restarted', async () => {
+    // A stand-in runtime that answers initialize with protocol 999.
+    const script = `
+      const rpc = require(${JSON.stringify(require.resolve('vscode-jsonrpc/node'))});
+      const c = rpc.createMessageConnection(new rpc.StreamMessageReader(process.stdin), new rpc.StreamMessageWriter(process.stdout));
+      c.onRequest('layerlab/initialize', () => ({ protocolVersion: 999, runtimeVersion: '9.9.9', pid: process.pid, nodeVersion: process.version, platform: process.platform, arch: process.arch, jobs: [] }));
+      c.listen();`;
+    let spawns = 0;
+    const { client, gaveUp } = makeClient({
+      spawn: () => {
+        spawns++;
+        const c = spawn(process.execPath, ['-e', script], { env });
+        children.push(c);
+        return c;
+      },
+    });
+    const e = await rejection(client.start());
+    assert.match(e.message, /speaks protocol 999 but the extension speaks 1: dist\/runtime\.js is from another build\. Rebuild \(npm run build\) or reinstall the extension\./);
+    await waitFor('the stale runtime to be gone', () => client.state === 'crashed');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(spawns, 1, 'no restart');
+    assert.equal(gaveUp.length, 1);
+  });
+
+  it('a runtime that never answers initialize is a failed start (killed, and counted against the budget)', async () => {
+    const { client, gaveUp } = makeClient({
+      initializeTimeoutMs: 300,
+      restartBudget: new RestartBudget(0, 180_000),
+      spawn: () => {
+        const c = spawn(process.execPath, ['-e', 'process.stderr.write("stuck before listening\\n"); setInterval(() => {}, 1000)'], { env });
+        children.push(c);
+        return c;
+      },
+    });
+    const e = await rejection(client.start());
+    assert.match(e.message, /failed to start: the runtime did not answer within 0\.3 s/);
+    await waitFor('giving up', () => gaveUp.length === 1);
+    assert.match(gaveUp[0], /stuck before listening/, "the message quotes the runtime's last error output");
+  });
+});
+
+describe('runtime process lifetime', () => {
+  it('exits when its parent dies even with stdin still open', async () => {
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    children.push(sleeper);
+    const rt = spawn(process.execPath, ['--import', 'tsx', MAIN, '--parent-pid', String(sleeper.pid), '--parent-poll-ms', '100'], { cwd: REPO, env });
+    children.push(rt);
+    let stderr = '';
+    rt.stderr.on('data', (d) => (stderr += d));
+    await new Promise((r) => rt.stdout.once('data', r)); // listening
+    const exited = exitOf(rt);
+    sleeper.kill('SIGKILL');
+    const t0 = Date.now();
+    assert.deepEqual(await exited, { code: 1, signal: null });
+    assert.ok(Date.now() - t0 < 3000);
+    assert.match(stderr, new RegExp(`exiting: parent process ${sleeper.pid} is gone`));
+  });
+
+  it('exits when its stdin closes (the client went away)', async () => {
+    const rt = spawnRuntime();
+    await new Promise((r) => rt.stdout!.once('data', r));
+    const exited = exitOf(rt);
+    rt.stdin!.end();
+    assert.deepEqual(await exited, { code: 1, signal: null });
+  });
+
+  it('refuses a bad --parent-pid', async () => {
+    const rt = spawn(process.execPath, ['--import', 'tsx', MAIN, '--parent-pid', 'abc'], { cwd: REPO, env });
+    children.push(rt);
+    let stderr = '';
+    rt.stderr.on('data', (d) => (stderr += d));
+    assert.deepEqual(await exitOf(rt), { code: 2, signal: null });
+    assert.match(stderr, /--parent-pid must be a process id, got 'abc'/);
+  });
+});
+
+describe('the shipped bundle', () => {
+  it('dist/runtime.js as esbuild builds it serves the same protocol', async () => {
+    // Same options as scripts/build.mjs; onnxruntime-node stays external and resolves through NODE_PATH.
+    const outDir = tmpDir('layerlab-bundle-');
+    const outfile = path.join(outDir, 'runtime.js');
+    await esbuild.build({
+      entryPoints: [MAIN],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      external: ['onnxruntime-node', 'vscode'],
+      logLevel: 'warning',
+    });
+    const client = new RuntimeClient({
+      spawn: () => {
+        const c = spawn(process.execPath, [outfile, '--parent-pid', String(process.pid)], { env: { ...env, NODE_PATH: path.join(REPO, 'node_modules') } });
+        children.push(c);
+        return c;
+      },
+      clientName: 'bundle test',
+      log: () => {},
+    });
+    clients.push(client);
+    await client.start();
+    assert.deepEqual(client.info?.jobs, ['generate', 'demo']);
+    const r = await client.runJob('demo', demoArgs(path.join(work, 'out-bundle'), '--prompts', '1', '--max_new_tokens', '2'));
+    assert.ok(fs.existsSync(r.files[0]));
+    await client.stop();
+    assert.equal(client.state, 'stopped');
+  });
+});

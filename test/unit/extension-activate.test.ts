@@ -1,0 +1,271 @@
+// The extension inside a mocked `vscode`: the manifest and the code agree, untrusted
+// workspaces are refused, and commands ask only for what is missing, build the CLI twin's argv,
+// show progress, map Cancel to cancellation and word failures.
+import { mock, fakeContext } from '../extension/vscodeMock';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { beforeEach, describe, it } from 'node:test';
+import * as vscode from 'vscode';
+import { INTERNAL_COMMANDS, LayerLabCommands, PALETTE_COMMANDS, type CommandDeps, type ViewName } from '../../extension/commands';
+import { activateWith } from '../../extension/extension';
+import { evaluateArgs } from '../../extension/jobArgs';
+import { RuntimeRequestError, type RunJobOptions } from '../../extension/runtimeClient';
+import { resolveSettings, SETTING_DEFAULTS } from '../../extension/settings';
+import type { TreeNodeData } from '../../extension/treeData';
+import { NodeTreeProvider } from '../../extension/views';
+import type { JobName, LoadModelParams, ModelInfo, RunJobResult } from '../../runtime/protocol/requests';
+import { tmpDir } from '../helpers/tmp';
+
+const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+
+function write(file: string, content: string | object): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+}
+
+beforeEach(() => mock.reset());
+
+describe('manifest and code agree', () => {
+  it('every palette command is contributed with its title in category LayerLab, and registered', () => {
+    const contributed = new Map<string, { title: string; category: string }>(pkg.contributes.commands.map((c: { command: string }) => [c.command, c]));
+    for (const [id, title] of Object.entries({ ...PALETTE_COMMANDS, ...INTERNAL_COMMANDS })) {
+      assert.equal(contributed.get(id)?.title, title, id);
+      assert.equal(contributed.get(id)?.category, 'LayerLab', id);
+    }
+    assert.equal(contributed.size, Object.keys(PALETTE_COMMANDS).length + Object.keys(INTERNAL_COMMANDS).length, 'no contributed command without code');
+    const hidden = pkg.contributes.menus.commandPalette.filter((m: { when: string }) => m.when === 'false').map((m: { command: string }) => m.command);
+    assert.deepEqual(hidden.sort(), Object.keys(INTERNAL_COMMANDS).sort(), 'internal commands are hidden from the palette');
+
+    mock.workspaceFolder = tmpDir();
+    const api = activateWith(fakeContext(tmpDir()) as never, { spawner: () => assert.fail('activation must not start the runtime') });
+    assert.deepEqual([...mock.registered.keys()].sort(), [...contributed.keys()].sort());
+    assert.deepEqual(
+      Object.values(api.views).map((v) => v.viewId).sort(),
+      pkg.contributes.views.layerlab.map((v: { id: string }) => v.id).sort(),
+    );
+    assert.equal(mock.statusBar.text, '$(circle-outline) LayerLab');
+  });
+
+  it('declares limited untrusted support and settings with the code’s defaults', () => {
+    assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+    assert.deepEqual(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations, ['layerlab.nodePath']);
+    const props = pkg.contributes.configuration.properties;
+    for (const [k, v] of Object.entries(SETTING_DEFAULTS)) assert.equal(props[`layerlab.${k}`].default, v, k);
+    assert.deepEqual(props['layerlab.provider'].enum, ['auto', 'cuda', 'cpu']);
+    assert.equal(props['layerlab.nodePath'].default, '');
+    assert.equal(pkg.contributes.viewsContainers.activitybar[0].title, 'LayerLab');
+    assert.ok(fs.existsSync(path.join(__dirname, '..', '..', pkg.contributes.viewsContainers.activitybar[0].icon)), 'activity bar icon exists');
+    assert.equal(pkg.main, './dist/extension.js');
+  });
+});
+
+describe('untrusted workspace', () => {
+  it('browses but refuses to run models, without starting the runtime', async () => {
+    mock.trusted = false;
+    const ws = tmpDir();
+    mock.workspaceFolder = ws;
+    write(path.join(ws, '.layerlab', 'models', 'demo', 'config.json'), { model_type: 'llama', num_hidden_layers: 2, hidden_size: 64 });
+    let spawned = false;
+    const api = activateWith(fakeContext(tmpDir()) as never, {
+      spawner: () => {
+        spawned = true;
+        throw new Error('no');
+      },
+    });
+    assert.equal(mock.statusBar.text, '$(shield) LayerLab: restricted');
+    assert.deepEqual((await api.views.models.nodes()).map((n) => n.label), ['demo'], 'the Models view still lists models');
+    for (const id of ['layerlab.runDemo', 'layerlab.selectModel', 'layerlab.evaluate', 'layerlab.restartRuntime']) {
+      mock.shown = [];
+      assert.equal(await vscode.commands.executeCommand(id), undefined);
+      assert.equal(mock.shown.length, 1, id);
+      assert.equal(mock.shown[0].severity, 'warning');
+      assert.match(mock.shown[0].message, /needs a trusted workspace/);
+    }
+    assert.equal(spawned, false);
+    assert.equal(mock.progress.length, 0);
+  });
+});
+
+/** A runtime client that records what commands ask of it. */
+class FakeClient {
+  jobs: { job: JobName; args: string[]; opts: RunJobOptions }[] = [];
+  loads: LoadModelParams[] = [];
+  model?: ModelInfo;
+  info = undefined;
+  behaviour: (job: JobName, opts: RunJobOptions) => Promise<RunJobResult> = async (job) => ({ jobId: '1', job, output: 'ok', files: [], seconds: 0.1 });
+  async runJob(job: JobName, args: string[], opts: RunJobOptions = {}): Promise<RunJobResult> {
+    this.jobs.push({ job, args, opts });
+    return this.behaviour(job, opts);
+  }
+  async loadModel(p: LoadModelParams): Promise<ModelInfo> {
+    this.loads.push(p);
+    return { path: p.path, architecture: 'llama', nBlocks: 2, dModel: 64, provider: 'cpu' } as ModelInfo;
+  }
+  async restart(): Promise<void> {}
+}
+
+function setup(opts: { models?: string[]; datasets?: string[]; caches?: string[]; selection?: Partial<Record<ViewName, TreeNodeData>> } = {}) {
+  const ws = tmpDir();
+  mock.workspaceFolder = ws;
+  const s = resolveSettings({ provider: 'cpu', threads: 2, batchSize: 3 }, ws);
+  for (const m of opts.models ?? []) write(path.join(s.modelsPath, m, 'config.json'), { model_type: 'llama', num_hidden_layers: 8, hidden_size: 64 });
+  for (const d of opts.datasets ?? []) write(path.join(s.datasetsPath, d), [{ question: 'q' }]);
+  for (const c of opts.caches ?? []) write(path.join(s.outputPath, 'hidden_states', c), 'x');
+  const client = new FakeClient();
+  const state = fakeContext(ws).workspaceState;
+  const views = Object.fromEntries(
+    (['models', 'datasets', 'cache', 'runs'] as const).map((v) => [v, new NodeTreeProvider(`layerlab.${v}`, async () => [], () => {})]),
+  ) as Record<ViewName, NodeTreeProvider>;
+  const log = { info() {}, warn() {}, error() {}, show() {} };
+  const deps: CommandDeps = {
+    client: client as unknown as CommandDeps['client'],
+    settings: () => s,
+    log,
+    workspaceState: state as never,
+    views,
+    selection: (v) => opts.selection?.[v],
+  };
+  const commands = new LayerLabCommands(deps);
+  commands.register();
+  return { ws, s, client, state };
+}
+
+describe('commands', () => {
+  it('Evaluate asks only for what is missing and sends the CLI twin argv under a cancellable progress', async () => {
+    const { s, client } = setup({ models: ['demo'], datasets: ['a.json', 'b.json'], caches: ['mmlu.safetensors'] });
+    mock.quickPicks = ['b.json', 'pre'];
+    mock.inputs = [null, '0.5']; // layers: accept the proposed middle layer; scale 0.5
+    const r = await vscode.commands.executeCommand('layerlab.evaluate');
+    assert.ok(r, `command failed: ${JSON.stringify(mock.shown)}`);
+    // One model and one cache: not asked. Two datasets and the hook: asked.
+    assert.equal(mock.quickPickCalls.length, 2);
+    assert.match(mock.quickPickCalls[0].placeHolder!, /^Dataset/);
+    assert.equal(mock.inputCalls[0].value, '4', 'default layer is the middle of 8 layers');
+    assert.match(mock.inputCalls[0].prompt!, /0\.\.7/);
+    assert.equal(client.jobs.length, 1);
+    assert.equal(client.jobs[0].job, 'evaluate');
+    assert.deepEqual(
+      client.jobs[0].args,
+      evaluateArgs(
+        {
+          model: path.join(s.modelsPath, 'demo'),
+          dataFile: path.join(s.datasetsPath, 'b.json'),
+          cacheFile: path.join(s.outputPath, 'hidden_states', 'mmlu.safetensors'),
+          layers: [4],
+          hook: 'pre',
+          scale: 0.5,
+          batchSize: 3,
+          maxNewTokens: 200,
+          outputPath: s.outputPath,
+        },
+        { provider: 'cpu', threads: 2 },
+      ),
+    );
+    assert.deepEqual(mock.progress.map((p) => [p.title, p.cancellable]), [['LayerLab: Evaluate Accuracy with Intervention', true]]);
+  });
+
+  it('takes the model and dataset from the tree selection instead of asking', async () => {
+    const { s, client } = setup({
+      models: ['a', 'b'],
+      datasets: ['x.json', 'y.json'],
+      selection: {
+        models: { id: 'm', kind: 'model', label: 'b', resourcePath: '/elsewhere/b' },
+        datasets: { id: 'd', kind: 'dataset', label: 'y', resourcePath: '/elsewhere/y.json' },
+      },
+    });
+    await vscode.commands.executeCommand('layerlab.saveHiddenStates');
+    assert.equal(mock.quickPickCalls.length, 0);
+    const args = client.jobs[0].args;
+    assert.equal(args[args.indexOf('--model') + 1], '/elsewhere/b');
+    assert.equal(args[args.indexOf('--data_file_path') + 1], '/elsewhere/y.json');
+    assert.equal(args[args.indexOf('--data_name') + 1], 'y');
+    assert.equal(args[args.indexOf('--output_path') + 1], path.join(s.outputPath, 'hidden_states'));
+  });
+
+  it('a context-menu node wins over the selection', async () => {
+    const { client } = setup({ models: ['a'], datasets: ['x.json'], selection: { datasets: { id: 'd', kind: 'dataset', label: 'x', resourcePath: '/sel.json' } } });
+    await vscode.commands.executeCommand('layerlab.saveHiddenStates', { id: 'n', kind: 'dataset', label: 'n', resourcePath: '/node.json' });
+    assert.equal(client.jobs[0].args[client.jobs[0].args.indexOf('--data_file_path') + 1], '/node.json');
+  });
+
+  it('reports progress as increments and turns Cancel into a cancelled job', async () => {
+    const { client } = setup();
+    mock.cancelOnFirstReport = true;
+    client.behaviour = async (_job, opts) => {
+      opts.onProgress?.({ jobId: '1', done: 1, total: 4, message: 'writing' });
+      assert.equal(opts.token?.isCancellationRequested, true, 'Cancel reached the token given to the client');
+      throw new RuntimeRequestError('cancelled', 'cancelled');
+    };
+    assert.equal(await vscode.commands.executeCommand('layerlab.runDemo'), undefined);
+    assert.deepEqual(mock.progress[0].reports, [{ increment: 25, message: '1/4 · writing' }]);
+    assert.equal(mock.shown.length, 1);
+    assert.equal(mock.shown[0].severity, 'info');
+    assert.match(mock.shown[0].message, /Run Demo was cancelled/);
+  });
+
+  it('Escape on a prompt ends the command quietly', async () => {
+    const { client } = setup({ models: ['a'], datasets: ['x.json', 'y.json'] });
+    mock.quickPicks = [undefined];
+    assert.equal(await vscode.commands.executeCommand('layerlab.saveHiddenStates'), undefined);
+    assert.equal(client.jobs.length, 0);
+    assert.deepEqual(mock.shown, []);
+  });
+
+  it('says what is missing and offers the command that makes it', async () => {
+    setup({ models: ['a'] });
+    mock.messageAnswers = ['Add Dataset'];
+    mock.openDialogs = [undefined];
+    await vscode.commands.executeCommand('layerlab.saveHiddenStates');
+    assert.equal(mock.shown[0].severity, 'error');
+    assert.match(mock.shown[0].message, /no datasets in .*\.layerlab\/datasets\. Add one/);
+    assert.deepEqual(mock.shown[0].actions, ['Add Dataset']);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(mock.executed.some((e) => e.command === 'layerlab.addDataset'), 'the action ran Add Dataset');
+  });
+
+  it('a job the runtime lacks is reported as not available, naming what it has', async () => {
+    const { client } = setup({ caches: ['c.safetensors'] });
+    client.behaviour = async () => {
+      throw new RuntimeRequestError('unknown-job', "this build of the LayerLab runtime has no 'compute-directions' job", 'It has: generate, demo.');
+    };
+    await vscode.commands.executeCommand('layerlab.computeDirections');
+    assert.equal(mock.shown[0].severity, 'warning');
+    assert.match(mock.shown[0].message, /Compute Directions is not available .*It has: generate, demo\./);
+  });
+
+  it('Select Model loads with the provider and threads from settings and remembers the choice', async () => {
+    const { s, client, state } = setup({ models: ['a', 'b'] });
+    mock.quickPicks = ['b'];
+    const r = await vscode.commands.executeCommand('layerlab.selectModel');
+    assert.equal(r, path.join(s.modelsPath, 'b'));
+    assert.deepEqual(client.loads, [{ path: path.join(s.modelsPath, 'b'), provider: 'cpu', threads: 2 }]);
+    assert.equal(state.get('layerlab.selectedModel'), path.join(s.modelsPath, 'b'));
+    assert.match(mock.shown[0].message, /b loaded — llama, 2 blocks, d_model 64, on CPU/);
+    // The remembered model is now the default: Save Hidden States does not ask for one.
+    write(path.join(s.datasetsPath, 'x.json'), []);
+    await vscode.commands.executeCommand('layerlab.saveHiddenStates');
+    assert.equal(client.jobs[0].args[1], path.join(s.modelsPath, 'b'));
+  });
+
+  it('Add Dataset copies the file into the datasets folder and refuses other files', async () => {
+    const { s } = setup();
+    const src = path.join(tmpDir(), 'gsm8k.jsonl');
+    write(src, '{"question":"q"}\n');
+    mock.openDialogs = [[src]];
+    const target = await vscode.commands.executeCommand('layerlab.addDataset');
+    assert.equal(target, path.join(s.datasetsPath, 'gsm8k.jsonl'));
+    assert.equal(fs.readFileSync(target as string, 'utf8'), '{"question":"q"}\n');
+    await vscode.commands.executeCommand('layerlab.addDataset', path.join(tmpDir(), 'notes.txt'));
+    assert.match(mock.shown.at(-1)!.message, /notes\.txt is not a dataset file/);
+  });
+
+  it('Open Run Chart opens the run file (until the chart page exists)', async () => {
+    const { s } = setup();
+    const run = path.join(s.outputPath, 'demo', 'generations.json');
+    write(run, { format: 'layerlab-demo-generations', generations: [] });
+    mock.quickPicks = [(items: { label: string }[]) => items[0]];
+    assert.equal(await vscode.commands.executeCommand('layerlab.openRunChart'), run);
+    assert.deepEqual(mock.openedDocuments, [run]);
+  });
+});

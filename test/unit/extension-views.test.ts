@@ -1,0 +1,266 @@
+// What the sidebar and status bar show, from plain data: folder scans, tree nodes, the
+// status-bar item, progress increments and failure messages.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { describeFailure, progressStep, statusBarView, untrustedMessage } from '../../extension/presentation';
+import { RuntimeRequestError } from '../../extension/runtimeClient';
+import { cacheFileNodes, cacheNodes, datasetNodes, formatBytes, modelNodes, runNodes } from '../../extension/treeData';
+import { countRecords, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
+import type { ModelInfo } from '../../runtime/protocol/requests';
+import type { CacheEntryInfo, RunFile } from '../../runtime/protocol/results';
+import { tmpDir } from '../helpers/tmp';
+
+function write(file: string, content: string | object): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+}
+
+const demoInfo = (p: string): ModelInfo => ({
+  path: p,
+  format: 'huggingface',
+  architecture: 'llama',
+  modelType: 'llama',
+  contentHash: 'abc',
+  dModel: 64,
+  vocabSize: 259,
+  maxSeqLen: 512,
+  nBlocks: 2,
+  blocks: [
+    { index: 0, part: 'layer', label: 'layer 0' },
+    { index: 1, part: 'layer', label: 'layer 1' },
+  ],
+  hookPoints: 4,
+  options: {},
+  weightsBytes: 1000,
+  tokenizer: p,
+  provider: 'cpu',
+  providerNote: 'CUDA provider libraries not installed',
+  graphDir: '/g',
+});
+
+describe('workspace scans', () => {
+  it('finds Hugging Face folders and llama2.c checkpoints, not tokenizers or stray folders', async () => {
+    const dir = tmpDir();
+    write(path.join(dir, 'qwen', 'config.json'), { model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], num_hidden_layers: 24, hidden_size: 896, vocab_size: 151936 });
+    write(path.join(dir, 'huginn', 'config.json'), { model_type: 'huginn_raven', n_embd: 5280, n_layers: 8 });
+    write(path.join(dir, 'broken', 'config.json'), '{ not json');
+    write(path.join(dir, 'notamodel', 'readme.txt'), 'hi');
+    write(path.join(dir, 'stories260K.bin'), Buffer.alloc(100).toString());
+    write(path.join(dir, 'tok512.bin'), 'x');
+    write(path.join(dir, 'tokenizer.bin'), 'x');
+    const models = await scanModels(dir);
+    assert.deepEqual(models.map((m) => m.name), ['broken', 'huginn', 'qwen', 'stories260K.bin']);
+    const qwen = models.find((m) => m.name === 'qwen')!;
+    assert.deepEqual([qwen.modelType, qwen.nLayers, qwen.dModel, qwen.vocabSize], ['qwen2', 24, 896, 151936]);
+    assert.deepEqual([models[1].nLayers, models[1].dModel], [8, 5280], "huginn's own key names");
+    assert.match(models[0].error!, /config\.json/);
+    assert.equal(models[3].format, 'llama2c');
+    assert.deepEqual(await scanModels(path.join(dir, 'does-not-exist')), [], 'a folder not created yet is empty');
+  });
+
+  it('counts dataset records in JSON arrays, named splits and JSON lines', async () => {
+    const dir = tmpDir();
+    write(path.join(dir, 'a.json'), [{ q: 1 }, { q: 2 }]);
+    write(path.join(dir, 'popqa.json'), { dev: [1, 2, 3], test: [4] });
+    write(path.join(dir, 'b.jsonl'), '{"q":1}\n\n{"q":2}\n{"q":3}\n');
+    write(path.join(dir, 'bad.json'), '{"x": 1}');
+    write(path.join(dir, 'c.parquet'), 'PAR1');
+    write(path.join(dir, 'notes.txt'), 'x');
+    const sets = await scanDatasets(dir);
+    assert.deepEqual(sets.map((s) => [s.name, s.records, s.error === undefined]), [
+      ['a.json', 2, true],
+      ['b.jsonl', 3, true],
+      ['bad.json', undefined, false],
+      ['c.parquet', undefined, true],
+      ['popqa.json', 4, true],
+    ]);
+    assert.deepEqual(sets[4].splits, { dev: 3, test: 1 });
+    assert.throws(() => countRecords('"x"', 'json'), /not a list of records/);
+  });
+
+  it('lists runs newest first, with the demo generations and unreadable files', async () => {
+    const dir = tmpDir();
+    const run: RunFile = {
+      format: 'layerlab-run',
+      version: 1,
+      layerlabVersion: '0.1.0',
+      createdAt: '2025-01-01T00:00:00Z',
+      complete: false,
+      spec: {
+        command: 'evaluate',
+        model: { path: '/m', contentHash: 'h', modelType: 'llama', options: {} },
+        data: { path: '/d', contentHash: 'h', name: 'mmlu', kind: 'mmlu-pro' },
+        split: 'holdout',
+        sampleSize: 10,
+        seed: 0,
+        prompt: { template: 't', fewshot: false, cot: false },
+        scoring: 'generate',
+        maxNewTokens: 10,
+        batchSize: 1,
+        stopStrings: [],
+        argv: [],
+      },
+      provider: 'cpu',
+      progress: { done: 3, total: 10 },
+      results: [
+        {
+          intervention: { id: 'baseline', kind: 'none', hook: null, layers: [], scale: 0, alpha: 0 },
+          summary: {
+            reasoning: { correct: 1, total: 2, unparsed: 0, accuracy: 0.5, ci95: [0, 1] },
+            memorization: { correct: 1, total: 4, unparsed: 1, accuracy: 0.25, ci95: [0, 1] },
+          },
+          items: [],
+          seconds: 1,
+        },
+      ],
+      timing: { totalSeconds: 1, itemsPerSecond: 1 },
+    };
+    write(path.join(dir, 'runs', 'eval.json'), run);
+    write(path.join(dir, 'runs', 'stats.json'), { format: 'layerlab-directions' });
+    write(path.join(dir, 'runs', 'torn.json'), '{"format": "layer');
+    write(path.join(dir, 'demo', 'generations.json'), { format: 'layerlab-demo-generations', provider: 'cpu', generations: [{}, {}] });
+    const t = Date.now() / 1000;
+    fs.utimesSync(path.join(dir, 'runs', 'eval.json'), t - 100, t - 100);
+    fs.utimesSync(path.join(dir, 'runs', 'torn.json'), t - 200, t - 200);
+    fs.utimesSync(path.join(dir, 'demo', 'generations.json'), t, t);
+    const runs = await scanRuns(path.join(dir, 'runs'), path.join(dir, 'demo'));
+    assert.deepEqual(runs.map((r) => r.kind), ['demo', 'run', 'unreadable']);
+    const nodes = runNodes(runs);
+    assert.equal(nodes[0].label, 'demo generations');
+    assert.match(nodes[0].description!, /^2 prompts · CPU · /);
+    assert.equal(nodes[0].command?.command, 'layerlab.openRunChart');
+    assert.equal(nodes[1].label, 'evaluate · mmlu');
+    assert.match(nodes[1].description!, /^partial 3\/10 · R 50\.0% \/ M 25\.0% · /);
+    assert.equal(nodes[1].children?.[0].label, 'baseline');
+    assert.equal(nodes[2].description, 'unreadable');
+  });
+
+  it('finds cache files recursively', async () => {
+    const dir = tmpDir();
+    write(path.join(dir, 'mmlu', 'a.safetensors'), 'x'.repeat(2048));
+    write(path.join(dir, 'b.safetensors.partial'), 'x');
+    const files = await scanFiles(dir, /\.safetensors$/);
+    assert.deepEqual(files.map((f) => [f.name, f.bytes]), [[path.join('mmlu', 'a.safetensors'), 2048]]);
+    const nodes = cacheFileNodes(files, 'why not');
+    assert.equal(nodes[0].kind, 'cacheFile');
+    assert.equal(nodes[0].description, '2.0 KB');
+    assert.match(nodes[0].tooltip!, /why not/);
+  });
+});
+
+describe('tree nodes', () => {
+  it('shows what the runtime reports for the loaded model, the config for the others', () => {
+    const nodes = modelNodes(
+      [
+        { path: '/m/demo', name: 'demo', format: 'huggingface', modelType: 'llama', nLayers: 2, dModel: 64 },
+        { path: '/m/qwen', name: 'qwen', format: 'huggingface', modelType: 'qwen2', nLayers: 24, dModel: 896 },
+      ],
+      demoInfo('/m/demo'),
+      '/m/qwen',
+    );
+    assert.equal(nodes[0].description, 'llama · 2 blocks · d_model 64 · CPU · loaded');
+    assert.deepEqual(nodes[0].children?.map((c) => `${c.label}=${c.description}`), [
+      'architecture=llama (llama)',
+      'blocks=2 (4 hook points)',
+      'd_model=64',
+      'vocab=259',
+      'provider=CPU (CUDA provider libraries not installed)',
+    ]);
+    assert.equal(nodes[1].description, 'qwen2 · 24 layers · d_model 896 · selected');
+    assert.equal(nodes[1].kind, 'model');
+    assert.equal(nodes[1].resourcePath, '/m/qwen');
+  });
+
+  it('datasets open read-only on click and show their counts', () => {
+    const [n] = datasetNodes([{ path: '/d/popqa.json', name: 'popqa.json', format: 'json', bytes: 3 * 1024 * 1024, records: 4, splits: { dev: 3, test: 1 } }]);
+    assert.equal(n.description, 'dev 3, test 1 · 3.0 MB');
+    assert.deepEqual(n.command, { command: 'layerlab.openDataset', title: 'Open Dataset', arguments: ['/d/popqa.json'] });
+  });
+
+  it('cache entries expand to hook points with shape, dtype and size', () => {
+    const entry: CacheEntryInfo = {
+      file: '/o/hidden_states/mmlu.safetensors',
+      dataName: 'mmlu',
+      complete: false,
+      rowsDone: 10,
+      rows: 30,
+      dModel: 64,
+      dtype: 'float32',
+      positions: 'last',
+      hooks: [{ name: 'blocks.0.hook_resid_post', shape: [30, 64], bytes: 30 * 64 * 4 }],
+      provenance: { model: '/m/demo' },
+    };
+    const [n] = cacheNodes([entry]);
+    assert.equal(n.kind, 'cacheEntry');
+    assert.equal(n.description, 'mmlu.safetensors · 30 rows · float32 · partial 10/30');
+    assert.equal(n.children?.[0].description, '[30, 64] float32 · 7.5 KB');
+    assert.match(n.tooltip!, /model: \/m\/demo/);
+  });
+
+  it('formats sizes', () => {
+    assert.deepEqual([0, 1023, 1024, 1536, 10 * 1024 * 1024, 5e9].map(formatBytes), ['0 B', '1023 B', '1.0 KB', '1.5 KB', '10 MB', '4.7 GB']);
+  });
+});
+
+describe('status bar', () => {
+  it('shows state, provider and model', () => {
+    assert.equal(statusBarView({ state: 'stopped', trusted: true }).text, '$(circle-outline) LayerLab');
+    assert.equal(statusBarView({ state: 'starting', trusted: true }).text, '$(loading~spin) LayerLab: starting');
+    const ready = statusBarView({ state: 'ready', trusted: true });
+    assert.equal(ready.text, '$(beaker) LayerLab: ready');
+    assert.equal(ready.command, 'layerlab.selectModel', 'with no model, a click selects one');
+    assert.equal(statusBarView({ state: 'ready', trusted: true, model: demoInfo('/m/demo') }).text, '$(beaker) LayerLab · CPU · demo');
+    const busy = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { jobId: '1', done: 1, total: 3, message: 'batch 1' } });
+    assert.equal(busy.text, '$(sync~spin) LayerLab 33% · CPU · demo');
+    assert.match(busy.tooltip, /busy \(batch 1\)/);
+  });
+
+  it('turns red on a crash, and offers a restart once LayerLab gave up', () => {
+    const crashed = statusBarView({ state: 'crashed', trusted: true });
+    assert.equal(crashed.alert, true);
+    assert.equal(crashed.command, 'layerlab.showLog');
+    const gaveUp = statusBarView({ state: 'crashed', trusted: true, gaveUp: 'it crashed 4 times' });
+    assert.equal(gaveUp.text, '$(error) LayerLab: stopped');
+    assert.equal(gaveUp.command, 'layerlab.restartRuntime');
+    assert.match(gaveUp.tooltip, /it crashed 4 times/);
+  });
+
+  it('says so in an untrusted workspace', () => {
+    const v = statusBarView({ state: 'stopped', trusted: false });
+    assert.equal(v.text, '$(shield) LayerLab: restricted');
+    assert.match(v.tooltip, /not trusted/);
+    assert.match(untrustedMessage('Run Demo'), /Run Demo needs a trusted workspace/);
+  });
+});
+
+describe('progress and failures', () => {
+  it('turns done/total into percentage increments that never go backwards or past 100', () => {
+    let pct = 0;
+    const incs: number[] = [];
+    for (const [done, total] of [[0, 4], [1, 4], [1, 4], [0, 4], [3, 4], [9, 4], [1, 0]]) {
+      const s = progressStep(pct, { done, total });
+      incs.push(s.increment);
+      pct = s.percent;
+    }
+    assert.deepEqual(incs, [0, 25, 0, 0, 50, 25, 0]);
+    assert.equal(pct, 100);
+  });
+
+  it('words each kind of failure with what to do', () => {
+    const cancelled = describeFailure('Run Demo', new RuntimeRequestError('cancelled', 'cancelled'));
+    assert.equal(cancelled.severity, 'info');
+    assert.match(cancelled.message, /Run Demo was cancelled/);
+    const missing = describeFailure('Save Hidden States', new RuntimeRequestError('unknown-job', "this build of the LayerLab runtime has no 'save-hidden-states' job", 'It has: generate, demo.'));
+    assert.equal(missing.severity, 'warning');
+    assert.match(missing.message, /Save Hidden States is not available .* It has: generate, demo\./);
+    const noModel = describeFailure('Generate', new RuntimeRequestError('no-model', 'no model is loaded'));
+    assert.deepEqual(noModel.actions, [{ title: 'Select Model', command: 'layerlab.selectModel' }]);
+    const crashed = describeFailure('Evaluate', new RuntimeRequestError('crashed', 'the LayerLab runtime stopped unexpectedly (killed by SIGKILL)'));
+    assert.equal(crashed.severity, 'error');
+    assert.match(crashed.message, /Evaluate failed because the LayerLab runtime stopped unexpectedly \(killed by SIGKILL\)/);
+    assert.deepEqual(crashed.actions.map((a) => a.command), ['layerlab.showLog', 'layerlab.restartRuntime']);
+    assert.match(describeFailure('X', new Error('boom')).message, /X failed: boom/);
+  });
+});

@@ -9,7 +9,9 @@ import { probeHfCheckpoint, readHfCheckpoint } from './hf/checkpoint';
 import { loadHfTokenizer } from './hf/tokenizer';
 import { probeLlama2cCheckpoint, readLlama2cCheckpoint } from './llama2c/checkpoint';
 import { readLlama2cTokenizer } from './llama2c/tokenizer';
-import { llamaRecipe, type GraphRecipe } from './graph/build';
+import { huginnRecipe, llamaRecipe, type GraphRecipe } from './graph/build';
+import { huginnFolderReader, isHuginnFolder, probeHuginnCheckpoint, type HuginnConfig } from './huginn/checkpoint';
+import { loadHuginnTokenizer } from './huginn/tokenizer';
 
 /** A tokenizer that may also render chat templates (Hugging Face folders that ship one). */
 export interface ModelTokenizer extends Tokenizer {
@@ -25,8 +27,21 @@ export interface LoadedCheckpoint {
   path: string;
   recipe: GraphRecipe;
   tokenizer: ModelTokenizer;
-  config: LlamaConfig;
+  config: LlamaConfig | HuginnConfig;
   contentHash: string;
+}
+
+/**
+ * Architecture options chosen when opening a model. Only recurrent-depth models (huginn_raven)
+ * take any; giving one for another model is an error rather than silently ignored.
+ */
+export interface ModelOptions {
+  /** Recurrences of the core block (default: the config's mean_recurrence, 32 for huginn-0125). */
+  numSteps?: number;
+  /** Initial latent state: 'zeros' (default, deterministic) or 'random' (the original's, seeded). */
+  stateInit?: string;
+  /** Seed of the random initial state. */
+  stateSeed?: number;
 }
 
 /** `--model PATH`, or the seed's `--models_path DIR --model_name NAME` (= DIR/NAME). */
@@ -37,9 +52,35 @@ export function resolveModelPath(opts: { model?: string; modelsPath?: string; mo
   throw new Error('no model given: pass --model PATH (a Hugging Face folder or a llama2.c .bin), or --models_path DIR --model_name NAME');
 }
 
-export function loadCheckpoint(modelPath: string, tokenizerPath?: string): LoadedCheckpoint {
+export function loadCheckpoint(modelPath: string, tokenizerPath?: string, options: ModelOptions = {}): LoadedCheckpoint {
   if (!fs.existsSync(modelPath)) {
     throw new CheckpointError(modelPath, 'no such file or folder (a model is a Hugging Face folder with config.json or a llama2.c .bin file)');
+  }
+  if (fs.statSync(modelPath).isDirectory() && isHuginnFolder(modelPath)) {
+    const probe = probeHuginnCheckpoint(modelPath);
+    const tok = loadHuginnTokenizer(tokenizerPath ?? modelPath);
+    checkVocab(tok, probe.config.vocabSize, tokenizerPath ?? modelPath);
+    let recipe: GraphRecipe;
+    try {
+      recipe = huginnRecipe(probe, () => huginnFolderReader(modelPath), options);
+    } catch (e) {
+      if (e instanceof RangeError) throw new CheckpointError(modelPath, e.message);
+      throw e;
+    }
+    return {
+      format: 'huggingface',
+      path: modelPath,
+      recipe,
+      tokenizer: Object.assign(tok, { source: tokenizerPath ?? modelPath }),
+      config: probe.config,
+      contentHash: probe.contentHash,
+    };
+  }
+  const given = Object.entries({ '--num_steps': options.numSteps, '--state_init': options.stateInit, '--state_seed': options.stateSeed })
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => k);
+  if (given.length) {
+    throw new CheckpointError(modelPath, `${given.join(', ')} ${given.length > 1 ? 'apply' : 'applies'} only to recurrent-depth models (model_type huginn_raven); this model has a fixed depth`);
   }
   if (fs.statSync(modelPath).isDirectory()) {
     const probe = probeHfCheckpoint(modelPath);

@@ -2,7 +2,7 @@
  * Opens a model for inference: reads the checkpoint, builds (or reuses) its instrumented
  * graphs and loads them in ONNX Runtime. The CLI and the runtime server both start here.
  */
-import { loadCheckpoint, type LoadedCheckpoint, type ModelTokenizer } from '../models/load';
+import { loadCheckpoint, type LoadedCheckpoint, type ModelOptions, type ModelTokenizer } from '../models/load';
 import { buildInstrumentedModel, defaultGraphCacheDir } from '../models/graph/build';
 import { InstrumentedModel } from './model';
 import type { SessionOptions } from './ort/session';
@@ -10,6 +10,8 @@ import type { SessionOptions } from './ort/session';
 export interface OpenModelOptions extends SessionOptions {
   tokenizer?: string;
   graphCacheDir?: string;
+  /** Architecture options (huginn's num_steps and initial state); refused for other models. */
+  modelOptions?: ModelOptions;
   /** Called with one-line status messages (building graphs, loading). */
   log?: (msg: string) => void;
 }
@@ -25,7 +27,7 @@ export interface OpenedModel {
 
 export async function openModel(modelPath: string, opts: OpenModelOptions = {}): Promise<OpenedModel> {
   const log = opts.log ?? (() => {});
-  const checkpoint = loadCheckpoint(modelPath, opts.tokenizer);
+  const checkpoint = loadCheckpoint(modelPath, opts.tokenizer, opts.modelOptions);
   const t0 = Date.now();
   const built = buildInstrumentedModel(checkpoint.recipe, opts.graphCacheDir ?? defaultGraphCacheDir());
   log(built.built ? `built instrumented graphs in ${Date.now() - t0} ms: ${built.dir}` : `using cached graphs: ${built.dir}`);

@@ -9,6 +9,9 @@ import * as path from 'node:path';
 import type { CheckpointProbe, LlamaCheckpoint } from '../checkpoint';
 import { ExternalWeights } from './onnxGraph';
 import { buildLlamaGraph, llamaBlocks, writeLlamaWeights } from './llama';
+import { buildHuginnGraph, huginnGraphBlocks, writeHuginnWeights } from './huginn';
+import { huginnCheckpointReader, type HuginnCheckpoint, type HuginnProbe, type HuginnTensorReader } from '../huginn/checkpoint';
+import { huginnOptionsRecord, resolveHuginnOptions, type HuginnOptionsInput } from '../huginn/options';
 import { BUILDER_VERSION, type GraphSpec } from './spec';
 
 export interface BuiltModel {
@@ -66,6 +69,42 @@ export function llamaRecipe(ckpt: CheckpointProbe | LlamaCheckpoint, readWeights
     options: {},
     writeWeights: (w) => writeLlamaWeights(weights(), w),
     buildGraph: (w, withEdit) => buildLlamaGraph(c, ckpt.source, w, withEdit),
+  };
+}
+
+/**
+ * How to build a recurrent-depth huginn_raven model unrolled to `options.numSteps` recurrences
+ * (default: the config's mean_recurrence). `tensors` is only called when the graphs are not
+ * cached yet, and reads one tensor at a time. num_steps and the state init are recipe options, so
+ * they are part of the cache key and recorded in the spec (and from there in caches and runs).
+ */
+export function huginnRecipe(ckpt: HuginnCheckpoint, options?: HuginnOptionsInput): GraphRecipe;
+export function huginnRecipe(probe: HuginnProbe, tensors: () => HuginnTensorReader, options?: HuginnOptionsInput): GraphRecipe;
+export function huginnRecipe(
+  ckpt: HuginnProbe | HuginnCheckpoint,
+  a?: (() => HuginnTensorReader) | HuginnOptionsInput,
+  b?: HuginnOptionsInput,
+): GraphRecipe {
+  const tensors = typeof a === 'function' ? a : () => huginnCheckpointReader(ckpt as HuginnCheckpoint);
+  const c = ckpt.config;
+  const opts = resolveHuginnOptions(c, (typeof a === 'function' ? b : a) ?? {});
+  const blocks = huginnGraphBlocks(c, opts.numSteps);
+  return {
+    family: 'huginn',
+    modelType: c.modelType,
+    source: ckpt.source,
+    contentHash: ckpt.contentHash,
+    dModel: c.dModel,
+    vocabSize: c.vocabSize,
+    maxSeqLen: c.maxSeqLen,
+    blocks,
+    // One KV cache per unrolled block.
+    kv: { count: blocks.length, nKvHeads: c.nKvHeads, headDim: c.headDim },
+    bosTokenId: c.bosTokenId,
+    eosTokenIds: c.eosTokenIds ?? [],
+    options: huginnOptionsRecord(opts),
+    writeWeights: (w) => writeHuginnWeights(c, opts, tensors(), w),
+    buildGraph: (w, withEdit) => buildHuginnGraph(c, opts, ckpt.source, w, withEdit),
   };
 }
 

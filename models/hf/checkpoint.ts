@@ -173,7 +173,8 @@ export function readHfCheckpoint(dir: string): LlamaCheckpoint {
   return ckpt;
 }
 
-function readBytes(file: string, whyNeeded: string): Buffer {
+/** Exported for the other Hugging Face readers (models/huginn). */
+export function readBytes(file: string, whyNeeded: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (e) {
@@ -182,7 +183,7 @@ function readBytes(file: string, whyNeeded: string): Buffer {
   }
 }
 
-function parseJson(file: string, bytes: Buffer): unknown {
+export function parseJson(file: string, bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (e) {
@@ -262,7 +263,7 @@ function toLlamaConfig(configPath: string, hf: HfConfig): LlamaConfig {
   };
 }
 
-interface WeightFiles {
+export interface WeightFiles {
   /** Tensor name → absolute path of the safetensors file holding it. */
   byTensor: Map<string, string>;
   /** Every weights file, opened (headers parsed and validated). */
@@ -271,7 +272,8 @@ interface WeightFiles {
   describedBy: string;
 }
 
-function locateWeights(dir: string): WeightFiles {
+/** `model.safetensors`, or the shards an index lists, opened and checked (headers only). */
+export function locateWeights(dir: string): WeightFiles {
   const single = path.join(dir, SINGLE_WEIGHTS_FILE);
   // Like transformers, a single model.safetensors wins over an index.
   if (fs.existsSync(single)) {

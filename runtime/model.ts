@@ -41,8 +41,8 @@ export interface ForwardOptions {
    */
   readsOnly?: boolean;
   /**
-   * Run the edit graph even when every edit is zero. Normally zero edits use the plain graph;
-   * tests force the edit graph to show that zero edits change nothing there either.
+   * Run the edit graph even when every edit is zero. Without edits the plain graph runs until
+   * the first edit opens the edit graph; tests force it to show zero edits change nothing.
    */
   forceEditGraph?: boolean;
 }
@@ -76,14 +76,26 @@ export class ModelInputError extends Error {
 }
 
 export class InstrumentedModel {
-  private editSession?: Promise<OrtSession>;
+  /**
+   * One ONNX Runtime session at a time, each holding its own copy of the weights: the plain
+   * graph until the first edit, then the edit graph for good (zero edits there give results
+   * bit-identical to the plain graph, tested), so a run with interventions never holds the
+   * weights twice.
+   */
+  private plain?: OrtSession;
+  private edit?: OrtSession;
+  private openingEdit?: Promise<OrtSession>;
+  private inFlight = 0;
+  private releasePlainWhenIdle = false;
 
   private constructor(
     readonly dir: string,
     readonly spec: GraphSpec,
-    private readonly plain: OrtSession,
+    plain: OrtSession,
     private readonly sessionOptions: SessionOptions,
-  ) {}
+  ) {
+    this.plain = plain;
+  }
 
   static async load(built: BuiltModel, opts: SessionOptions = {}): Promise<InstrumentedModel> {
     const plain = await OrtSession.create(path.join(built.dir, built.spec.graphs.plain), opts);
@@ -91,18 +103,35 @@ export class InstrumentedModel {
   }
 
   get provider(): ProviderReport {
-    return this.plain.provider;
+    return (this.edit ?? this.plain)!.provider;
   }
 
-  /** The edit graph is opened on first use; runs without edits never pay for it. */
-  private edits(): Promise<OrtSession> {
-    this.editSession ??= OrtSession.create(path.join(this.dir, this.spec.graphs.edit), this.sessionOptions);
-    return this.editSession;
+  /** Opens the edit graph on first use and lets the plain graph go. */
+  private async editSession(): Promise<OrtSession> {
+    if (this.edit) return this.edit;
+    this.openingEdit ??= OrtSession.create(path.join(this.dir, this.spec.graphs.edit), this.sessionOptions).then((s) => {
+      this.edit = s;
+      this.releasePlainWhenIdle = true;
+      return s;
+    });
+    return this.openingEdit;
+  }
+
+  private async releasePlainIfIdle(): Promise<void> {
+    if (this.releasePlainWhenIdle && this.inFlight === 0 && this.plain) {
+      const p = this.plain;
+      this.plain = undefined;
+      this.releasePlainWhenIdle = false;
+      await p.release();
+    }
   }
 
   async release(): Promise<void> {
-    await this.plain.release();
-    if (this.editSession) await (await this.editSession).release();
+    await this.plain?.release();
+    this.plain = undefined;
+    const edit = this.edit ?? (this.openingEdit ? await this.openingEdit : undefined);
+    await edit?.release();
+    this.edit = undefined;
   }
 
   /**
@@ -165,8 +194,8 @@ export class InstrumentedModel {
 
     const edits = opts.edits ?? [];
     const activeEdits = edits.filter((e) => (e.scale ?? 0) !== 0 || (e.add && e.add.some((v) => v !== 0)));
-    const useEdit = activeEdits.length > 0 || opts.forceEditGraph === true;
-    if (useEdit) Object.assign(feeds, this.editFeeds(edits, B, S, opts.editPositions ?? 'all'));
+    const session = activeEdits.length > 0 || opts.forceEditGraph === true || this.edit ? await this.editSession() : this.plain!;
+    if (session === this.edit) Object.assign(feeds, this.editFeeds(edits, B, S, opts.editPositions ?? 'all'));
 
     const reads = opts.reads ?? [];
     const fetch = new Set<string>();
@@ -179,8 +208,14 @@ export class InstrumentedModel {
       fetch.add(r.positions === 'last' ? hookOutput.last(r.hook) : hookOutput.all(r.hook));
     }
 
-    const session = useEdit ? await this.edits() : this.plain;
-    const out = await session.run(feeds, [...fetch]);
+    this.inFlight++;
+    let out;
+    try {
+      out = await session.run(feeds, [...fetch]);
+    } finally {
+      this.inFlight--;
+    }
+    await this.releasePlainIfIdle();
 
     const V = spec.vocabSize;
     const logits: Float32Array[] = [];

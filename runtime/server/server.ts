@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
 import { allHookNames } from '../../models/graph/spec';
 import { intArg } from '../cli/args';
-import { modelPathFrom } from '../cli/modelArgs';
+import { modelOptionsFrom, modelPathFrom } from '../cli/modelArgs';
 import { generateGreedy } from '../generate';
 import { openModel, type OpenedModel } from '../openModel';
 import { LAYERLAB_VERSION } from '../version';
@@ -232,12 +232,13 @@ export class RuntimeServer {
     const provider = checkProvider((values.provider as string | undefined) ?? 'auto');
     const threads = intArg(values, 'threads', 0);
     const modelPath = modelPathFrom(values);
-    const key = modelKey(modelPath, values.tokenizer as string | undefined, provider, threads);
+    const modelOptions = modelOptionsFrom(values);
+    const key = modelKey(modelPath, values.tokenizer as string | undefined, provider, threads, modelOptions);
     if (this.loaded?.key === key) {
       const opened = this.loaded.opened;
       return { opened, shared: true, release: async () => {} };
     }
-    const opened = await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined, provider, threads, log: (m) => log('info', m) });
+    const opened = await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined, provider, threads, modelOptions, log: (m) => log('info', m) });
     return { opened, shared: false, release: () => opened.model.release() };
   }
 
@@ -283,8 +284,9 @@ function checkProvider(p: string): ProviderPreference {
   throw new RuntimeError('usage', `provider must be auto, cuda or cpu, got '${p}'`);
 }
 
-function modelKey(modelPath: string, tokenizer: string | undefined, provider: ProviderPreference, threads: number): string {
-  return JSON.stringify([path.resolve(modelPath), tokenizer ? path.resolve(tokenizer) : null, provider, threads]);
+/** Architecture options (huginn's num_steps) change what the blocks are, so they are part of it. */
+function modelKey(modelPath: string, tokenizer: string | undefined, provider: ProviderPreference, threads: number, options: object = {}): string {
+  return JSON.stringify([path.resolve(modelPath), tokenizer ? path.resolve(tokenizer) : null, provider, threads, options]);
 }
 
 export function modelInfo(opened: OpenedModel): ModelInfo {

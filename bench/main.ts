@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { benchRuntime, rssProbe } from './runtime';
+import { benchEvaluate } from './evaluate';
 import { benchCache } from './cache';
 import { machine } from './util';
 
@@ -18,6 +19,7 @@ async function run(): Promise<void> {
   fs.mkdirSync(root, { recursive: true });
   console.log(`LayerLab benchmarks — ${new Date().toISOString().slice(0, 10)} — ${machine()}`);
   console.log(`\n## Runtime\n${await benchRuntime(root, quick)}`);
+  console.log(`\n## Evaluation\n${await benchEvaluate(root, quick)}`);
   console.log(`\n## Hidden-state cache\n${await benchCache(root, quick)}`);
 }
 

@@ -8,7 +8,8 @@
 // query starts with "Q" or "  Q", which BPE vocabularies normally keep apart, but a KV-cache
 // reuse should still check that tokens(prefix) is a prefix of tokens(prefix + query).
 
-import { readTable } from './read';
+import { readTable, sha256Hex } from './read';
+import { demoRecords, demoRows } from './demo';
 import { normaliseRows } from './kinds';
 import { optionsBlock } from './prompts';
 import type { QARecord } from './records';
@@ -252,3 +253,41 @@ export function popqaPrompt(r: QARecord): FewShotPrompt {
 export function factualRecallPrompt(r: QARecord): FewShotPrompt {
   return { prefix: '', query: r.question };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The built-in demo dataset's own few-shot examples
+
+/** The generator seed of the demo few-shot examples (any fixed value; recorded through describe()). */
+export const DEMO_FEWSHOT_SEED = 20250;
+
+/**
+ * Five examples per category of the built-in demo dataset, so that `--with_fewshot_prompts` works
+ * on the demo with no MMLU-Pro file. They are generated questions (demoRecords with a fixed seed),
+ * never one of the 48 demo questions: a few-shot example that is also a test question would hand
+ * the model its answer. Categories the generator does not produce (philosophy, physics, biology)
+ * borrow generated questions of other categories: with the random-weight demo model the content
+ * does not matter, only that each category has its own fixed prefix, as MMLU-Pro's do. Every
+ * example carries a CoT text ending in "The answer is (X)." so --with_cot works too.
+ */
+export function demoMmluProFewShot(opts: MmluProFewShotOptions = {}): MmluProFewShot {
+  const shots = opts.shots ?? 5;
+  const demo = demoRows();
+  const taken = new Set(demo.map((r) => r.question));
+  const categories = [...new Set(demo.map((r) => r.category))];
+  const pool = demoRecords(400, DEMO_FEWSHOT_SEED).filter((r) => !taken.has(r.question));
+  const used = new Set<string>();
+  const examples: QARecord[] = [];
+  for (const category of categories) {
+    const own = pool.filter((r) => r.category === category && !used.has(r.id));
+    const other = pool.filter((r) => r.category !== category && !used.has(r.id));
+    for (const r of [...own, ...other].slice(0, shots)) {
+      used.add(r.id);
+      examples.push({ ...r, category, cot: `A: Let's think step by step. The answer is (${r.answer}).` });
+    }
+  }
+  const text = JSON.stringify(examples.map((r) => [r.id, r.category, r.question, r.options, r.answer]));
+  return new MmluProFewShot(examples, { ...opts, shots }, { file: DEMO_FEWSHOT_SOURCE, contentHash: sha256Hex(Buffer.from(text, 'utf8')) });
+}
+
+/** What runs record as the few-shot source of the demo examples (no file on disk). */
+export const DEMO_FEWSHOT_SOURCE = '<builtin>/layerlab-demo-fewshot';

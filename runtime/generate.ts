@@ -19,6 +19,15 @@ export interface GenerateOptions {
    * to measure what the cache saves and to check it changes nothing.
    */
   useKvCache?: boolean;
+  /**
+   * A context already run for every row (one KV row per prompt), e.g. a few-shot prefix computed
+   * once and replicated with selectRows: each prompt then holds only the tokens after it. It must
+   * have been computed with the same edits, since edits apply at the prefix's positions too.
+   * Needs the KV cache (useKvCache true).
+   */
+  past?: KvState;
+  /** Run the edit graph even when every edit is zero (tests use it to show zero edits change nothing). */
+  forceEditGraph?: boolean;
   signal?: AbortSignal;
 }
 
@@ -52,17 +61,24 @@ export async function generateGreedy(
   opts: GenerateOptions,
 ): Promise<Generation[]> {
   const maxCtx = model.spec.maxSeqLen;
+  const past = opts.past;
+  if (past && past.mask.length !== prompts.length) {
+    throw new ModelInputError(`the shared context has ${past.mask.length} rows for ${prompts.length} prompts`);
+  }
+  if (past && opts.useKvCache === false) throw new ModelInputError('a shared context (past) needs the KV cache');
+  // Tokens before each prompt that are already in `past`.
+  const before = (b: number) => (past ? past.nextPos[b] : 0);
   for (const [i, p] of prompts.entries()) {
     if (p.length === 0) throw new ModelInputError(`prompt ${i} is empty: start it with BOS`);
-    if (p.length > maxCtx) {
-      throw new ModelInputError(`prompt ${i} has ${p.length} tokens, longer than the model's context of ${maxCtx}`);
+    if (before(i) + p.length > maxCtx) {
+      throw new ModelInputError(`prompt ${i} has ${before(i) + p.length} tokens, longer than the model's context of ${maxCtx}`);
     }
   }
   const stopAtEos = opts.stopAtEos ?? true;
   const eos = new Set(tokenizer.eosIds);
   const stops = (opts.stopStrings ?? []).filter((s) => s.length > 0);
   const useCache = opts.useKvCache ?? true;
-  const fwd = { edits: opts.edits, editPositions: opts.editPositions };
+  const fwd = { edits: opts.edits, editPositions: opts.editPositions, forceEditGraph: opts.forceEditGraph };
 
   const out: Generation[] = prompts.map(() => ({ ids: [], text: '', stopReason: 'max-new-tokens' as StopReason }));
   // Rows still generating, as indices into `prompts`; finished rows leave the batch (and the
@@ -75,7 +91,7 @@ export async function generateGreedy(
     if (opts.signal?.aborted) throw new CancelledError();
     const r =
       step === 0 || !useCache
-        ? await model.forward(active.map((b) => [...prompts[b], ...out[b].ids]), undefined, fwd)
+        ? await model.forward(active.map((b) => [...prompts[b], ...out[b].ids]), step === 0 ? past : undefined, fwd)
         : await model.forward(next.map((t) => [t]), kv, fwd);
     const stillActive: number[] = [];
     const keep: number[] = [];
@@ -96,7 +112,7 @@ export async function generateGreedy(
         g.stopReason = 'stop-string';
         return;
       }
-      if (prompts[b].length + g.ids.length >= maxCtx) {
+      if (before(b) + prompts[b].length + g.ids.length >= maxCtx) {
         g.stopReason = 'context-full';
         return;
       }

@@ -2,9 +2,7 @@
  * `layerlab` command line: every palette command of the extension has a twin here, running the
  * same runtime code in-process. Results go to stdout, progress and logs to stderr.
  */
-import { CheckpointError } from '../../models/checkpoint';
 import { CancelledError } from '../generate';
-import { ModelInputError } from '../model';
 import { UsageError, usage } from './args';
 import type { Command, CommandIO } from './command';
 import { generateCommand } from './generate';
@@ -12,6 +10,9 @@ import { infoCommand } from './info';
 import { saveHiddenStatesCommand } from './saveHiddenStates';
 import { computeDirectionsCommand } from './computeDirections';
 import { inspectCacheCommand } from './inspectCache';
+import { evaluateCommand } from './evaluate';
+import { sweepCommand } from './sweep';
+import { demoCommand } from './demo';
 
 export const COMMANDS: Command[] = [
   generateCommand,
@@ -19,6 +20,9 @@ export const COMMANDS: Command[] = [
   saveHiddenStatesCommand,
   computeDirectionsCommand,
   inspectCacheCommand,
+  evaluateCommand,
+  sweepCommand,
+  demoCommand,
 ];
 
 function help(): string {
@@ -59,9 +63,9 @@ export async function main(argv: string[], io: CommandIO, signal?: AbortSignal):
       io.log(`layerlab ${cmd.name}: cancelled`);
       return 130;
     }
-    const known = e instanceof CheckpointError || e instanceof ModelInputError || (e as NodeJS.ErrnoException)?.code !== undefined;
     io.log(`layerlab ${cmd.name}: error: ${(e as Error)?.message ?? String(e)}`);
-    if (!known && process.env.LAYERLAB_DEBUG) io.log(String((e as Error)?.stack));
+    // Errors about the user's input already say what to do; a stack only helps debugging LayerLab.
+    if (process.env.LAYERLAB_DEBUG) io.log(String((e as Error)?.stack));
     return 1;
   }
 }

@@ -34,6 +34,12 @@ export interface InterventionSpec {
   alpha: number;
   /** For random-direction controls: the seed of the random unit vectors. */
   randomSeed?: number;
+  /** For random-direction controls: which control (0, 1, …) at this grid point. */
+  randomIndex?: number;
+  /** For direction interventions: the directions file the vectors came from. */
+  directionFile?: string;
+  /** For direction interventions: the hook point whose direction each edited block used (parallel to layers). */
+  directionHooks?: string[];
 }
 
 export interface RunItem {
@@ -49,6 +55,13 @@ export interface RunItem {
   correct: boolean;
   /** With loglik scoring: log-probability of each option letter. */
   optionLogprobs?: Record<string, number>;
+  /** No answer could be read from the generation (counted as wrong). */
+  unparsed?: boolean;
+  /** Why generation stopped: eos, stop-string, max-new-tokens or context-full. */
+  stopReason?: string;
+  /** Tokens in the prompt, and tokens generated. */
+  promptTokens?: number;
+  newTokens?: number;
 }
 
 export interface InterventionResult {
@@ -56,6 +69,20 @@ export interface InterventionResult {
   summary: Record<Subset, Accuracy>;
   items: RunItem[];
   seconds: number;
+  /** False while this intervention's items are still being evaluated (partial run files). */
+  complete?: boolean;
+}
+
+/** Which records were evaluated and why (RunSpec.splitDetail). */
+export interface SplitDetail {
+  /** Labelled records in the data. */
+  labelled: number;
+  /** Records held out of the evaluation because the directions were computed from them. */
+  excluded: number;
+  /** Records the sample was drawn from. */
+  pool: number;
+  directionsDataName?: string;
+  note?: string;
 }
 
 /** Everything needed to run an evaluation again. */
@@ -67,13 +94,34 @@ export interface RunSpec {
   split: 'overlap' | 'holdout';
   sampleSize: number;
   seed: number;
-  prompt: { template: string; fewshot: boolean; cot: boolean; fewshotSource?: string };
+  prompt: {
+    template: string;
+    fewshot: boolean;
+    cot: boolean;
+    fewshotSource?: string;
+    /** MMLU-Pro examples per category, and their ids per category in prompt order. */
+    shots?: number;
+    fewshotExamples?: Record<string, string[]>;
+  };
   scoring: 'generate' | 'loglik';
   maxNewTokens: number;
   batchSize: number;
   stopStrings: string[];
   /** The full argv the CLI was given (or the equivalent for palette runs). */
   argv: string[];
+  /** The interventions asked for, in run order (each result repeats its own). */
+  interventions?: InterventionSpec[];
+  splitDetail?: SplitDetail;
+  /** Ids of the evaluated records, in order. */
+  recordIds?: string[];
+  /** Label rule of the data, as loaded. */
+  labelRule?: unknown;
+  /** Whether each category's few-shot prefix KV was computed once and reused. */
+  prefixReuse?: boolean;
+  /** loglik: the text appended after the prompt before the option letter. */
+  answerCue?: string;
+  /** The answer pattern: the seed's regex or the lenient one. */
+  extraction?: 'seed' | 'lenient';
 }
 
 export interface RunFile {
@@ -89,6 +137,8 @@ export interface RunFile {
   progress: { done: number; total: number };
   results: InterventionResult[];
   timing: { totalSeconds: number; itemsPerSecond: number };
+  /** Things the user should know about this run (e.g. prompts that could not reuse the prefix KV). */
+  warnings?: string[];
 }
 
 /** Per-layer quality of a difference-of-means direction (from compute-directions). */

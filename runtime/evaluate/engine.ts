@@ -1,0 +1,392 @@
+/**
+ * The evaluation engine behind `layerlab evaluate`, `layerlab sweep` and the runtime server's
+ * jobs: it prepares the records and prompts once, then runs every intervention over them,
+ * writing one run file.
+ *
+ * What it reuses, and why that is exact:
+ * - prompts are rendered and tokenized once per run (they do not depend on the intervention);
+ * - the KV cache of each category's shared few-shot prefix is computed once per (intervention,
+ *   category) and replicated over every batch of that category. Attention is causal, so the
+ *   prefix's keys and values do not depend on what follows it; they do depend on the edits
+ *   (which apply at the prefix's positions too), so an edited run computes its own, while every
+ *   run without an active edit shares the baseline's. The prompts' tokens are checked to start
+ *   with the prefix's tokens; prompts where a merge across the boundary breaks that run in full.
+ * Reused or not, a prompt goes through the same arithmetic up to floating-point summation order
+ * (the prefix and the rest are separate matrix products instead of one), so logits agree to
+ * ~1e-5 and greedy outputs are identical unless two tokens tie within that.
+ */
+import { scoreItem, type MmluProFewShot } from '../../datasets';
+import type { ModelTokenizer } from '../../models/load';
+import { CancelledError, generateGreedy } from '../generate';
+import { selectRows, type InstrumentedModel, type KvState } from '../model';
+import type { InterventionResult, RunFile, RunItem, RunSpec } from '../protocol/results';
+import { LAYERLAB_VERSION } from '../version';
+import { loadFewShot, loadTestData, selectRecords, type Selection, type TestData } from './data';
+import { modelNameOf, resolveDirections, type DirectionSource } from './directions';
+import type { PlannedIntervention } from './interventions';
+import { EVAL_DEFAULTS, EvaluateError, type CommonEvalOptions, type Scoring, type SplitMode } from './options';
+import {
+  ANSWER_CUE,
+  FEWSHOT_STOP,
+  planBatches,
+  preparePrompts,
+  resolveTemplate,
+  templateName,
+  type EvalTemplate,
+  type PreparedItem,
+  type PreparedPrompts,
+  type SharedPrefix,
+} from './prompts';
+import { runFilePath, seedLines, summarise, writeRunFileAtomic } from './runFile';
+
+/** What the caller provides besides the options: the opened model and how to report. */
+export interface EvalContext {
+  model: InstrumentedModel;
+  tokenizer: ModelTokenizer;
+  /** Aborting stops the run within one batch; a partial run file (complete: false) is left. */
+  signal?: AbortSignal;
+  /** Items done over all interventions, and which intervention / category is running. */
+  onProgress?: (done: number, total: number, current: string) => void;
+  /** One-line status messages (stderr in the CLI, the log channel in the editor). */
+  log?: (msg: string) => void;
+  /** Each finished intervention's result lines, as the seed printed them (stdout in the CLI). */
+  out?: (line: string) => void;
+}
+
+export interface EvalOutcome {
+  /** The run file written. */
+  file: string;
+  run: RunFile;
+  /** Every seed-style result line, in order. */
+  lines: string[];
+}
+
+/** Everything prepared once and shared by every intervention of a run. */
+export interface RunSetup {
+  options: CommonEvalOptions;
+  data: TestData;
+  selection: Selection;
+  /** The directions of the run (a sweep may have several files); the first is the primary one. */
+  directions: DirectionSource[];
+  template: EvalTemplate;
+  fewshot?: MmluProFewShot;
+  prompts: PreparedPrompts;
+  scoring: Scoring;
+  split: SplitMode;
+  sampleSize: number;
+  seed: number;
+  batchSize: number;
+  maxNewTokens: number;
+  stopStrings: string[];
+  prefixReuse: boolean;
+  modelName: string;
+  warnings: string[];
+}
+
+function positiveInt(v: number | undefined, fallback: number, flag: string, min = 1): number {
+  const x = v ?? fallback;
+  if (!Number.isInteger(x) || x < min) throw new EvaluateError(`--${flag} must be an integer >= ${min}, got ${x}`);
+  return x;
+}
+
+/**
+ * Loads the data, directions and prompts. `needDirections`: some intervention edits along them.
+ * `directionFiles`: a sweep's several directions files (instead of --direction_file / the cache).
+ */
+export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDirections: boolean, directionFiles?: string[]): Promise<RunSetup> {
+  const log = ctx.log ?? (() => {});
+  const { model, tokenizer } = ctx;
+  const scoring = o.scoring ?? EVAL_DEFAULTS.scoring;
+  if (scoring !== 'generate' && scoring !== 'loglik') throw new EvaluateError(`--scoring must be generate or loglik, got '${scoring}'`);
+  const split = o.split ?? EVAL_DEFAULTS.split;
+  if (split !== 'holdout' && split !== 'overlap') throw new EvaluateError(`--split must be overlap or holdout, got '${split}'`);
+  const sampleSize = positiveInt(o.sampleSize, EVAL_DEFAULTS.sampleSize, 'sample_size');
+  const seed = positiveInt(o.seed, EVAL_DEFAULTS.seed, 'seed', 0);
+  const batchSize = positiveInt(o.batchSize, EVAL_DEFAULTS.batchSize, 'batch_size');
+  const maxNewTokens = positiveInt(o.maxNewTokens, EVAL_DEFAULTS.maxNewTokens, 'max_new_tokens');
+  const holdout = o.directionsHoldout ?? EVAL_DEFAULTS.directionsHoldout;
+  if (!(holdout >= 0 && holdout < 1)) throw new EvaluateError(`--directions_holdout must be in [0, 1), got ${holdout}`);
+
+  const data = await loadTestData(o);
+  const warnings: string[] = [...(data.dataset.warnings ?? [])];
+  for (const w of data.dataset.warnings ?? []) log(`warning: ${w}`);
+  const modelName = modelNameOf(o, model.spec.source);
+
+  const where = { modelName, testDataName: data.name, seed, holdout };
+  const directions: DirectionSource[] = directionFiles?.length
+    ? directionFiles.map((f) => resolveDirections({ ...o, directionFile: f }, where, log)!)
+    : [resolveDirections(o, where, log)].filter((d): d is DirectionSource => d !== undefined);
+  if (needDirections && directions.length === 0) {
+    throw new EvaluateError('an intervention needs directions: pass --direction_file, or --hidden_states_cache_path (the cache of save-hidden-states)');
+  }
+  for (const d of directions) {
+    const mh = d.loaded.metadata.model_hash;
+    if (mh && mh !== model.spec.contentHash) {
+      const w = `the directions in ${d.file} were computed from another model (hash ${mh.slice(0, 12)}…, this model ${model.spec.contentHash.slice(0, 12)}…)`;
+      warnings.push(w);
+      log(`warning: ${w}`);
+    }
+  }
+  const selection = selectRecords(data, { split, sampleSize, seed }, directions.map((d) => ({ trainIds: d.loaded.trainIds, dataName: d.dataName, dataHash: d.dataHash })));
+  log(`evaluating ${selection.records.length} records of ${data.name} (${split}: ${selection.split.pool} eligible of ${selection.split.labelled} labelled` +
+    `${selection.split.excluded ? `, ${selection.split.excluded} used by the directions left out` : ''})`);
+
+  const template = resolveTemplate(o.template ?? EVAL_DEFAULTS.template, tokenizer, o.system);
+  const fewshotWanted = o.withFewshotPrompts ?? false;
+  if (o.withCot && !fewshotWanted) throw new EvaluateError('--with_cot changes the few-shot prompt: add --with_fewshot_prompts (the seed used CoT only with few-shot examples)');
+  const needsMmluShots = fewshotWanted && template.kind !== 'bare' && selection.records.some((r) => r.options.length > 0);
+  const fewshot = needsMmluShots ? await loadFewShot(o, data) : undefined;
+  const prompts = preparePrompts(selection.records, {
+    dataset: data.dataset, template, tokenizer, fewshot: fewshotWanted, cot: o.withCot ?? false, mmluFewShot: fewshot, scoring,
+  });
+  const prefixReuse = o.prefixReuse ?? true;
+  if (prompts.prefixFallbacks.length) {
+    const w = `${prompts.prefixFallbacks.length} prompt(s) do not start with their category's prefix tokens (a token spans the boundary) and run in full: ${prompts.prefixFallbacks.slice(0, 10).join(', ')}${prompts.prefixFallbacks.length > 10 ? ', …' : ''}`;
+    warnings.push(w);
+    log(`note: ${w}`);
+  }
+  const tooLong = prompts.items.find((it) => it.tokens.length + (it.options ? Math.max(...it.options.map((x) => x.cont.length)) : 1) > model.spec.maxSeqLen);
+  if (tooLong) {
+    throw new EvaluateError(`record ${tooLong.record.id}: its prompt has ${tooLong.tokens.length} tokens, beyond the model's context of ${model.spec.maxSeqLen}; ` +
+      'drop --with_fewshot_prompts or use a model with a longer context');
+  }
+  // The seed's stop strings were the model's end-of-text / end-of-turn strings (EOS ids stop too).
+  // Few-shot prompts add "\n\nQ:": a model that has answered goes on to write the next question.
+  const extra = o.stop ?? (fewshotWanted ? [FEWSHOT_STOP] : []);
+  const stopStrings = [...new Set([...(tokenizer.stopStrings ?? []), ...extra])];
+  return {
+    options: o, data, selection, directions, template, fewshot, prompts, scoring, split, sampleSize, seed, batchSize, maxNewTokens,
+    stopStrings, prefixReuse, modelName, warnings,
+  };
+}
+
+/** The run's spec: enough to run it again (argv is the exact command). */
+function runSpec(command: 'evaluate' | 'sweep', s: RunSetup, model: InstrumentedModel, interventions: PlannedIntervention[]): RunSpec {
+  const spec: RunSpec = {
+    command,
+    model: { path: model.spec.source, contentHash: model.spec.contentHash, modelType: model.spec.modelType, options: { ...model.spec.options } },
+    data: { path: s.data.dataset.file, contentHash: s.data.dataset.contentHash, name: s.data.name, kind: s.data.dataset.kind },
+    split: s.split,
+    sampleSize: s.sampleSize,
+    seed: s.seed,
+    prompt: {
+      template: templateName(s.template),
+      fewshot: s.options.withFewshotPrompts ?? false,
+      cot: s.options.withCot ?? false,
+      ...(s.fewshot?.source ? { fewshotSource: s.fewshot.source.file } : {}),
+      ...(s.fewshot ? { shots: s.fewshot.shots, fewshotExamples: s.fewshot.describe().examples } : {}),
+    },
+    scoring: s.scoring,
+    maxNewTokens: s.maxNewTokens,
+    batchSize: s.batchSize,
+    stopStrings: s.stopStrings,
+    argv: s.options.argv ?? [],
+    interventions: interventions.map((i) => i.spec),
+    splitDetail: {
+      labelled: s.selection.split.labelled, excluded: s.selection.split.excluded, pool: s.selection.split.pool,
+      ...(s.selection.split.directionsDataName ? { directionsDataName: s.selection.split.directionsDataName } : {}),
+      ...(s.selection.split.note ? { note: s.selection.split.note } : {}),
+    },
+    recordIds: s.selection.records.map((r) => r.id),
+    prefixReuse: s.prefixReuse,
+    extraction: s.options.lenient ? 'lenient' : 'seed',
+  };
+  if (s.directions[0]) spec.directions = { path: s.directions[0].file, contentHash: s.directions[0].contentHash };
+  if (s.data.dataset.labelRule) spec.labelRule = s.data.dataset.labelRule;
+  if (s.scoring === 'loglik') spec.answerCue = ANSWER_CUE;
+  return spec;
+}
+
+function logSoftmax(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - lse);
+}
+
+/**
+ * Runs the interventions in order over the prepared prompts and writes the run file (partial
+ * ones along the way and on cancel, the complete one at the end).
+ */
+export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, interventions: PlannedIntervention[], ctx: EvalContext): Promise<EvalOutcome> {
+  const { model, tokenizer } = ctx;
+  const log = ctx.log ?? (() => {});
+  const t0 = Date.now();
+  const spec = runSpec(command, s, model, interventions);
+  // The file name hashes what defines the experiment (not the argv's spelling of it).
+  const { argv: _argv, ...identity } = spec;
+  const file = runFilePath(s.options, { modelName: s.modelName, dataName: s.data.name, command, identity });
+  const batches = planBatches(s.prompts.items, s.batchSize);
+  const nItems = s.prompts.items.length;
+  const total = nItems * interventions.length;
+  const results: InterventionResult[] = [];
+  const lines: string[] = [];
+  const qualify = command === 'sweep' || interventions.filter((i) => i.spec.kind !== 'none').length > 1;
+  let done = 0;
+  let lastWrite = Date.now();
+  const checkpointMs = (s.options.checkpointSeconds ?? EVAL_DEFAULTS.checkpointSeconds) * 1000;
+  // Prefix KV per `${editKey}|${prefixKey}`. Runs without edits share theirs across the whole
+  // run when there are several such runs; an edited run's entries are dropped when it ends.
+  const prefixKv = new Map<string, KvState>();
+  const noEditRuns = interventions.filter((i) => i.editKey === 'none').length;
+
+  const snapshot = (complete: boolean, current?: InterventionResult): RunFile => {
+    const secs = (Date.now() - t0) / 1000;
+    const all = current ? [...results, current] : results;
+    return {
+      format: 'layerlab-run', version: 1, layerlabVersion: LAYERLAB_VERSION, createdAt: new Date(t0).toISOString(), complete,
+      spec, provider: model.provider.provider, progress: { done, total }, results: all,
+      timing: { totalSeconds: secs, itemsPerSecond: secs > 0 ? done / secs : 0 },
+      ...(s.warnings.length ? { warnings: s.warnings } : {}),
+    };
+  };
+
+  log(`${interventions.length} run(s) × ${nItems} items, ${batches.length} batch(es) each, scoring ${s.scoring}; run file ${file}`);
+  ctx.onProgress?.(0, total, interventions[0]?.spec.id ?? '');
+  for (const iv of interventions) {
+    const ti = Date.now();
+    const items: (RunItem | undefined)[] = new Array(nItems);
+    const partial = (): InterventionResult => {
+      const doneItems = items.filter((x): x is RunItem => x !== undefined);
+      return { intervention: iv.spec, summary: summarise(doneItems), items: doneItems, seconds: (Date.now() - ti) / 1000, complete: false };
+    };
+    const fwd = { edits: iv.edits, forceEditGraph: iv.forceEditGraph };
+    const prefixFor = async (p: SharedPrefix): Promise<KvState> => {
+      const key = `${iv.editKey}|${p.key}`;
+      let kv = prefixKv.get(key);
+      if (!kv) {
+        // Only one edited prefix is alive at a time (batches are grouped by prefix).
+        for (const k of prefixKv.keys()) if (!k.startsWith('none|')) prefixKv.delete(k);
+        kv = (await model.forward([p.tokens], undefined, fwd)).kv;
+        prefixKv.set(key, kv);
+      }
+      return kv;
+    };
+    try {
+      for (const batch of batches) {
+        if (ctx.signal?.aborted) throw new CancelledError();
+        const prefix = s.prefixReuse && batch[0]!.sharedLen > 0 ? s.prompts.prefixes.get(batch[0]!.prefixKey!)! : undefined;
+        const past = prefix ? selectRows(await prefixFor(prefix), batch.map(() => 0)) : undefined;
+        const start = (it: PreparedItem) => (prefix ? it.sharedLen : 0);
+        const out = s.scoring === 'generate'
+          ? await generateBatch(model, tokenizer, batch, past, start, s, iv, ctx.signal)
+          : await loglikBatch(model, batch, past, start, fwd);
+        out.forEach((item, i) => (items[batch[i]!.index] = item));
+        done += batch.length;
+        ctx.onProgress?.(done, total, `${iv.spec.id}${batch[0]!.group ? `, ${batch[0]!.group}` : ''}`);
+        if (Date.now() - lastWrite >= checkpointMs) {
+          writeRunFileAtomic(file, snapshot(false, partial()));
+          lastWrite = Date.now();
+        }
+      }
+    } catch (e) {
+      // Cancelled or failed: what was evaluated so far stays readable, marked incomplete.
+      try {
+        writeRunFileAtomic(file, snapshot(false, partial()));
+        log(`${e instanceof CancelledError ? 'cancelled' : 'stopped by an error'}: partial run file (complete: false) ${file}`);
+      } catch {
+        // The original error matters more than a failed partial write.
+      }
+      throw e;
+    }
+    if (!(iv.editKey === 'none' && noEditRuns > 1)) {
+      for (const k of [...prefixKv.keys()]) if (k.startsWith(`${iv.editKey}|`)) prefixKv.delete(k);
+    }
+    const finished = items as RunItem[];
+    const result: InterventionResult = { intervention: iv.spec, summary: summarise(finished), items: finished, seconds: (Date.now() - ti) / 1000 };
+    results.push(result);
+    for (const line of seedLines(result, { qualify })) {
+      lines.push(line);
+      ctx.out?.(line);
+    }
+    writeRunFileAtomic(file, snapshot(false));
+    lastWrite = Date.now();
+  }
+  const run = snapshot(true);
+  writeRunFileAtomic(file, run);
+  log(`run file: ${file}`);
+  return { file, run, lines };
+}
+
+function baseItem(it: PreparedItem): Omit<RunItem, 'parsed' | 'correct'> {
+  const r = it.record;
+  const item: Omit<RunItem, 'parsed' | 'correct'> = {
+    id: r.id,
+    subset: r.label,
+    question: r.question,
+    expected: r.answer ?? (r.aliases ?? []).join(' | '),
+    promptHash: it.promptHash,
+    promptTokens: it.tokens.length,
+  };
+  if (r.category !== undefined) item.category = r.category;
+  return item;
+}
+
+async function generateBatch(
+  model: InstrumentedModel,
+  tokenizer: ModelTokenizer,
+  batch: PreparedItem[],
+  past: KvState | undefined,
+  start: (it: PreparedItem) => number,
+  s: RunSetup,
+  iv: PlannedIntervention,
+  signal?: AbortSignal,
+): Promise<RunItem[]> {
+  const gens = await generateGreedy(model, tokenizer, batch.map((it) => it.tokens.slice(start(it))), {
+    maxNewTokens: s.maxNewTokens,
+    stopStrings: s.stopStrings,
+    edits: iv.edits,
+    forceEditGraph: iv.forceEditGraph,
+    past,
+    signal,
+  });
+  return batch.map((it, i) => {
+    const g = gens[i]!;
+    const score = scoreItem(it.record, it.scorePrefix + g.text, { lenient: s.options.lenient });
+    return { ...baseItem(it), generated: g.text, parsed: score.parsed, correct: score.correct, unparsed: score.unparsed, stopReason: g.stopReason, newTokens: g.ids.length };
+  });
+}
+
+/**
+ * Log-probability of each option letter after the prompt and the answer cue. Usually each
+ * letter is one token, read from the logits of one forward pass; when the tokenizer splits a
+ * letter's continuation into several tokens, their log-probabilities are summed (one more pass
+ * over the continuations, continuing from the prompt's KV).
+ */
+async function loglikBatch(
+  model: InstrumentedModel,
+  batch: PreparedItem[],
+  past: KvState | undefined,
+  start: (it: PreparedItem) => number,
+  fwd: { edits: PlannedIntervention['edits']; forceEditGraph?: boolean },
+): Promise<RunItem[]> {
+  const r = await model.forward(batch.map((it) => it.tokens.slice(start(it))), past, fwd);
+  const V = model.spec.vocabSize;
+  const out: RunItem[] = [];
+  for (const [b, it] of batch.entries()) {
+    const lp0 = logSoftmax(r.logits[b]!);
+    const options = it.options!;
+    const scores = options.map((o) => lp0[o.cont[0]!]!);
+    const longer = options.map((o, i) => ({ o, i })).filter(({ o }) => o.cont.length > 1);
+    if (longer.length) {
+      const kv = selectRows(r.kv, longer.map(() => b));
+      const f = await model.forward(longer.map(({ o }) => o.cont.slice(0, -1)), kv, { ...fwd, allLogits: true });
+      longer.forEach(({ o, i }, j) => {
+        for (let t = 0; t + 1 < o.cont.length; t++) scores[i] += logSoftmax(f.logits[j]!.subarray(t * V, (t + 1) * V))[o.cont[t + 1]!]!;
+      });
+    }
+    let best = 0;
+    for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
+    const parsed = options[best]!.letter;
+    out.push({
+      ...baseItem(it),
+      parsed,
+      correct: parsed === it.record.answer,
+      unparsed: false,
+      optionLogprobs: Object.fromEntries(options.map((o, i) => [o.letter, scores[i]!])),
+    });
+  }
+  return out;
+}

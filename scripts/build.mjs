@@ -28,6 +28,15 @@ if (fs.existsSync('bench/main.ts')) entries.push({ ...node, entryPoints: ['bench
 if (fs.existsSync('webview/main.ts')) {
   entries.push({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview/main.js' });
 }
+if (fs.existsSync('webview/style.css')) {
+  entries.push({ ...common, sourcemap: false, entryPoints: ['webview/style.css'], outfile: 'dist/webview/style.css' });
+}
+// Codicons (for @vscode-elements icons) are served from dist/webview, the only folder a chart
+// panel may load from (its localResourceRoots); vscode-icon links the stylesheet by its id.
+if (fs.existsSync('webview/main.ts')) {
+  fs.mkdirSync('dist/webview', { recursive: true });
+  for (const f of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/webview/${f}`);
+}
 
 if (watch) {
   for (const e of entries) await (await esbuild.context(e)).watch();

@@ -1,13 +1,15 @@
 // Runs the test tiers with node's test runner (through tsx for TypeScript).
-//   node scripts/test.mjs            unit + integration
+//   node scripts/test.mjs            unit + integration + webview
 //   node scripts/test.mjs unit       unit only
-// Tests that need ../shared/data skip themselves with a one-line reason when it is absent.
+//   node scripts/test.mjs webview    chart pages in headless Debian chromium (they build dist/ first)
+// Tests that need ../shared/data skip themselves with a one-line reason when it is absent; the
+// webview tier skips with one when /usr/bin/chromium is absent.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const tiers = process.argv.slice(2);
-const wanted = tiers.length ? tiers : ['unit', 'integration'];
+const wanted = tiers.length ? tiers : ['unit', 'integration', 'webview'];
 const files = [];
 for (const tier of wanted) {
   const dir = path.join('test', tier);

@@ -124,7 +124,10 @@ export function displayName(file: string): string {
 export function parseRunFile(text: string, file: string): LoadedRun {
   const v = parseJson(text, file) as { format?: unknown };
   if (v && typeof v === 'object' && v.format !== 'layerlab-run') {
-    const what = v.format === 'layerlab-directions' ? 'a directions statistics file (open it as a direction chart)' : v.format === 'layerlab-demo-generations' ? 'the demo\u2019s generations, not a run' : 'not a LayerLab run file';
+    const what =
+      v.format === 'layerlab-directions'
+        ? 'a directions statistics file (open it as a direction chart)'
+        : 'not a LayerLab run file (evaluate and sweep write those, under the output folder\u2019s runs/)';
     throw new ChartFileError(file, `${path.basename(file)} is ${what}.`);
   }
   const r = runFile.safeParse(v);

@@ -2,7 +2,8 @@
  * The palette commands. Each takes what it was given (a tree node from a context menu, a path
  * from another command or a test), fills the rest from the tree selection and the settings,
  * asks only for what is still missing, then runs the job with a cancellable progress
- * notification. The argv is logged as the CLI twin's command line.
+ * notification. The argv is logged as the CLI twin's command line. When a job has written
+ * something to look at, the message offers the next step (Compute Directions, Open Chart).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,7 +29,7 @@ import type { RuntimeClient } from './runtimeClient';
 import { outputFolders, type LayerLabSettings } from './settings';
 import type { TreeNodeData } from './treeData';
 import type { NodeTreeProvider } from './views';
-import { scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
+import { CACHE_FILE_RE, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
 
 /** The palette commands, with their titles (package.json declares the same, category LayerLab). */
 export const PALETTE_COMMANDS = {
@@ -37,6 +38,7 @@ export const PALETTE_COMMANDS = {
   'layerlab.evaluate': 'Evaluate Accuracy with Intervention',
   'layerlab.sweep': 'Run Layer Sweep',
   'layerlab.openRunChart': 'Open Run Chart',
+  'layerlab.chartDirections': 'Chart Direction Quality',
   'layerlab.selectModel': 'Select Model',
   'layerlab.addDataset': 'Add Dataset',
   'layerlab.restartRuntime': 'Restart Runtime',
@@ -55,6 +57,14 @@ export type CommandId = keyof typeof PALETTE_COMMANDS | keyof typeof INTERNAL_CO
 
 export type ViewName = 'models' | 'datasets' | 'cache' | 'runs';
 
+/** Opens chart panels: chartPanel.ts in VS Code, a recorder in unit tests. */
+export interface ChartOpener {
+  /** A run file or a directions statistics file: the page is chosen by the file's format. */
+  openChart(file: string): Promise<unknown>;
+  openRunChart(runFile: string): Promise<unknown>;
+  openDirectionChart(statsFile: string): Promise<unknown>;
+}
+
 export interface CommandDeps {
   client: Pick<RuntimeClient, 'runJob' | 'loadModel' | 'restart' | 'model' | 'info'>;
   /** Undefined when no folder is open. */
@@ -64,6 +74,7 @@ export interface CommandDeps {
   views: Record<ViewName, NodeTreeProvider>;
   /** The selected node of a tree view, if any. */
   selection(view: ViewName): TreeNodeData | undefined;
+  charts: ChartOpener;
 }
 
 /** A command argument: a tree node (context menu), a path, or a vscode.Uri (explorer menus). */
@@ -94,6 +105,7 @@ export class LayerLabCommands {
       'layerlab.evaluate': (a) => this.evaluate(a),
       'layerlab.sweep': (a) => this.sweep(a),
       'layerlab.openRunChart': (a) => this.openRunChart(a),
+      'layerlab.chartDirections': (a) => this.chartDirections(a),
       'layerlab.selectModel': (a) => this.selectModel(a),
       'layerlab.addDataset': (a) => this.addDataset(a),
       'layerlab.restartRuntime': () => this.restartRuntime(),
@@ -237,7 +249,7 @@ export class LayerLabCommands {
     const given = this.fromContext(t, 'cache', ['cacheEntry', 'cacheFile', 'cacheHook']);
     if (given) return given;
     const dir = outputFolders(s).cache;
-    const files = await scanFiles(dir, /\.safetensors$/i);
+    const files = await scanFiles(dir, CACHE_FILE_RE);
     if (files.length === 0) {
       throw new CommandError(`no hidden-state caches in ${dir}. Save hidden states first.`, [{ title: 'Save Hidden States', command: 'layerlab.saveHiddenStates' }]);
     }
@@ -311,10 +323,40 @@ export class LayerLabCommands {
     return result;
   }
 
-  private async offerOpen(message: string, files: string[]): Promise<void> {
-    const open = files.filter((f) => fs.existsSync(f) && fs.statSync(f).isFile());
-    const picked = await vscode.window.showInformationMessage(message, ...(open.length ? ['Open'] : []));
-    if (picked === 'Open') await vscode.window.showTextDocument(vscode.Uri.file(open[0]));
+  /**
+   * An information message whose buttons run the next step, through the same trust check and
+   * error reporting as a command. Not awaited by the command that shows it: a command is done
+   * when its job is, whether or not the user answers.
+   */
+  private offer(message: string, actions: { title: string; id: CommandId; run: () => Promise<unknown> }[] = []): void {
+    void Promise.resolve(vscode.window.showInformationMessage(message, ...actions.map((a) => a.title))).then(async (picked) => {
+      const action = actions.find((a) => a.title === picked);
+      if (action) await this.guard(action.id, action.run);
+    });
+  }
+
+  private openChartAction(file: string): { title: string; id: CommandId; run: () => Promise<unknown> } {
+    return { title: 'Open Chart', id: 'layerlab.openRunChart', run: () => this.d.charts.openChart(file) };
+  }
+
+  /** A path relative to the workspace folder, for messages. */
+  private rel(file: string): string {
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const r = root ? path.relative(root, file) : '';
+    return r && !r.startsWith('..') && !path.isAbsolute(r) ? r : file;
+  }
+
+  /**
+   * The run file an evaluate or sweep job wrote: the one it names, else the newest run file in
+   * the runs folder written since the job started (the runtime's evaluate and sweep jobs do not
+   * name their file yet).
+   */
+  private async runFileOf(r: RunJobResult, startedMs: number): Promise<string | undefined> {
+    const named = r.files.find((f) => /\.json$/i.test(f));
+    if (named) return named;
+    const runs = await scanRuns(outputFolders(this.settings()).runs);
+    // mtime has coarse resolution on some file systems: a second of slack.
+    return runs.find((x) => x.kind === 'run' && x.mtimeMs >= startedMs - 1000)?.path;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -326,15 +368,41 @@ export class LayerLabCommands {
     const dataFile = await this.dataset(t);
     const args = saveHiddenStatesArgs({ model, dataFile, dataName: defaultDataName(dataFile), outputPath: s.outputPath, batchSize: s.batchSize }, s);
     const r = await this.runJob(PALETTE_COMMANDS['layerlab.saveHiddenStates'], 'save-hidden-states', args);
-    void this.offerOpen(`LayerLab: hidden states of ${path.basename(dataFile)} saved.`, r.files);
+    const cache = r.files.find((f) => CACHE_FILE_RE.test(f));
+    this.offer(
+      `LayerLab: hidden states of ${path.basename(dataFile)} saved${cache ? ` to ${this.rel(cache)}` : ''}.`,
+      cache ? [{ title: 'Compute Directions', id: 'layerlab.computeDirections', run: () => this.computeDirections(cache) }] : [],
+    );
     return r;
   }
 
-  async computeDirections(t?: Target): Promise<RunJobResult> {
+  async computeDirections(t?: Target, opts: { openChart?: boolean } = {}): Promise<RunJobResult> {
     const cacheFile = await this.cacheFile(t);
     const r = await this.runJob(PALETTE_COMMANDS['layerlab.computeDirections'], 'compute-directions', computeDirectionsArgs({ cacheFile }));
-    void this.offerOpen(`LayerLab: directions computed from ${path.basename(cacheFile)}.`, r.files);
+    const stats = r.files.find((f) => /\.directions\.json$/i.test(f)) ?? directionStatsPathOf(cacheFile);
+    if (opts.openChart && fs.existsSync(stats)) {
+      await this.d.charts.openDirectionChart(stats);
+      return r;
+    }
+    this.offer(`LayerLab: directions computed from ${path.basename(cacheFile)}.`, fs.existsSync(stats) ? [this.openChartAction(stats)] : []);
     return r;
+  }
+
+  /**
+   * Direction quality per layer (AUC, Cohen's d, held-out) of a cache: the chart of the
+   * statistics compute-directions wrote beside it, or an offer to compute them.
+   */
+  async chartDirections(t?: Target): Promise<string | undefined> {
+    const cacheFile = await this.cacheFile(t);
+    const stats = directionStatsPathOf(cacheFile);
+    if (fs.existsSync(stats)) {
+      await this.d.charts.openDirectionChart(stats);
+      return stats;
+    }
+    this.offer(`LayerLab: no directions have been computed from ${path.basename(cacheFile)} yet.`, [
+      { title: 'Compute Directions', id: 'layerlab.computeDirections', run: () => this.computeDirections(cacheFile, { openChart: true }) },
+    ]);
+    return undefined;
   }
 
   async evaluate(t?: Target): Promise<RunJobResult> {
@@ -349,8 +417,10 @@ export class LayerLabCommands {
       { model, dataFile, cacheFile, layers, hook, scale, batchSize: s.batchSize, maxNewTokens: JOB_DEFAULTS.maxNewTokens, outputPath: s.outputPath },
       s,
     );
+    const started = Date.now();
     const r = await this.runJob(PALETTE_COMMANDS['layerlab.evaluate'], 'evaluate', args);
-    void this.offerOpen('LayerLab: evaluation finished.', r.files);
+    const run = await this.runFileOf(r, started);
+    this.offer(`LayerLab: evaluation finished${run ? `: ${this.rel(run)}` : ''}.`, run ? [this.openChartAction(run)] : []);
     return r;
   }
 
@@ -362,25 +432,38 @@ export class LayerLabCommands {
     const hook = await this.hook();
     const scale = await this.scale();
     const args = sweepArgs({ model, dataFile, cacheFile, hook, scale, batchSize: s.batchSize, maxNewTokens: JOB_DEFAULTS.maxNewTokens, outputPath: s.outputPath }, s);
+    const started = Date.now();
     const r = await this.runJob(PALETTE_COMMANDS['layerlab.sweep'], 'sweep', args);
-    void this.offerOpen('LayerLab: layer sweep finished.', r.files);
+    const run = await this.runFileOf(r, started);
+    this.offer(`LayerLab: layer sweep finished${run ? `: ${this.rel(run)}` : ''}.`, run ? [this.openChartAction(run)] : []);
     return r;
   }
 
   /**
-   * Opens a run. The chart page arrives with the webview issue; until then the run file itself
-   * opens (every chart is drawn from it, so nothing is lost).
+   * Opens the chart of a run (accuracy per layer and intervention, sweep heatmap, drill-down).
+   * Given a directions statistics file (`<cache>.directions.json`) it opens the direction
+   * chart instead: the page follows the file's format.
    */
   async openRunChart(t?: Target): Promise<string> {
     const s = this.settings();
-    let file = this.fromContext(t, 'runs', ['run', 'demoRun']);
+    let file = this.fromContext(t, 'runs', ['run']);
     if (!file) {
-      const f = outputFolders(s);
-      const runs = await scanRuns(f.runs, f.demo);
-      if (runs.length === 0) throw new CommandError(`no runs in ${f.runs} yet. Evaluate or sweep first, or run the demo.`, [{ title: 'Run Demo', command: 'layerlab.runDemo' }]);
-      file = (await this.pick(runs.map((r) => ({ label: r.name, description: new Date(r.mtimeMs).toLocaleString(), path: r.path })), 'Run')).path;
+      const runsDir = outputFolders(s).runs;
+      const runs = await scanRuns(runsDir);
+      if (runs.length === 0) throw new CommandError(`no runs in ${runsDir} yet. Evaluate or sweep first, or run the demo.`, [{ title: 'Run Demo', command: 'layerlab.runDemo' }]);
+      file = (
+        await this.pick(
+          runs.map((r) => ({
+            label: r.kind === 'run' ? `${r.run.spec.command} · ${r.run.spec.data.name}` : r.name,
+            description: `${r.kind === 'run' && !r.run.complete ? 'partial · ' : ''}${new Date(r.mtimeMs).toLocaleString()}`,
+            detail: r.name,
+            path: r.path,
+          })),
+          'Run to chart',
+        )
+      ).path;
     }
-    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+    await this.d.charts.openChart(file);
     return file;
   }
 
@@ -434,19 +517,44 @@ export class LayerLabCommands {
     void vscode.window.showInformationMessage(`LayerLab: runtime restarted (pid ${this.d.client.info?.pid}).`);
   }
 
+  /**
+   * The whole pipeline on the built-in demo model and dataset (cache → directions → sweep), then
+   * the sweep's chart. The demo model has random weights: the chart shows the pipeline working,
+   * not a finding, and the message says so.
+   */
   async runDemo(): Promise<RunJobResult> {
     const s = this.settings();
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.runDemo'], 'demo', demoArgs({ modelsPath: s.modelsPath, outputPath: s.outputPath }, s));
-    // The demo model becomes the default model of the next commands.
-    await this.d.workspaceState.update(SELECTED_MODEL_KEY, path.join(s.modelsPath, DEMO_MODEL_NAME));
-    this.refreshAll();
-    const result = r.files.find((f) => f.endsWith('.json'));
-    if (result) await vscode.window.showTextDocument(vscode.Uri.file(result), { preview: false });
-    const rel = (f: string) => path.relative(vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '', f) || f;
-    const model = path.join(s.modelsPath, DEMO_MODEL_NAME);
-    void vscode.window.showInformationMessage(
-      `LayerLab: demo finished. The demo model is in ${rel(model)}${result ? `; its generations (${rel(result)}) are open` : ''}.`,
+    const r = await this.runJob(
+      PALETTE_COMMANDS['layerlab.runDemo'],
+      'demo',
+      demoArgs({ modelsPath: s.modelsPath, datasetsPath: s.datasetsPath, outputPath: s.outputPath }, s),
     );
+    const model = path.join(s.modelsPath, DEMO_MODEL_NAME);
+    // The demo model becomes the default model of the next commands.
+    await this.d.workspaceState.update(SELECTED_MODEL_KEY, model);
+    this.refreshAll();
+    // The job lists its run file first; it is the JSON file under the runs folder.
+    const runsDir = outputFolders(s).runs;
+    const run = r.files.find((f) => f.endsWith('.json') && !path.relative(runsDir, f).startsWith('..'));
+    let chartError: string | undefined;
+    if (run) {
+      try {
+        await this.d.charts.openRunChart(run);
+      } catch (e) {
+        chartError = (e as Error).message;
+        this.d.log.warn(`Run Demo: could not open the chart of ${run}: ${chartError}`);
+      }
+    }
+    // Random weights first: a toast shows only the start of a long message.
+    const random = `The demo model (${this.rel(model)}) has random weights, so the numbers show the pipeline working, not a finding.`;
+    if (run && !chartError) {
+      this.offer(`LayerLab: demo finished. ${random} It cached hidden states, computed directions and swept interventions; the sweep's chart is open (${this.rel(run)}).`);
+    } else {
+      this.offer(
+        `LayerLab: demo finished. ${random}${run ? ` Its sweep is ${this.rel(run)}${chartError ? `; the chart did not open: ${chartError}` : ''}.` : ''}`,
+        run ? [{ title: 'Open Run File', id: 'layerlab.openRunChart', run: () => Promise.resolve(vscode.window.showTextDocument(vscode.Uri.file(run), { preview: false })) }] : [],
+      );
+    }
     return r;
   }
 

@@ -1,10 +1,11 @@
 /**
  * Activation: wires the runtime client, the LayerLab output channel, the status-bar item, the
- * sidebar views and the commands together. Everything with a decision in it lives in the plain
+ * sidebar views, the chart panels and the commands together. Everything with a decision in it lives in the plain
  * modules beside this one; this file only connects them to the VS Code API.
  */
 import * as vscode from 'vscode';
-import { LayerLabCommands, type ViewName } from './commands';
+import { openChart, openChartPanels, openDirectionChart, openRunChart, registerChartPanels } from './chartPanel';
+import { LayerLabCommands, type ChartOpener, type ViewName } from './commands';
 import { statusBarView } from './presentation';
 import { RuntimeClient, RuntimeRequestError, type Spawner } from './runtimeClient';
 import { isRunning } from './runtimeState';
@@ -12,7 +13,7 @@ import { outputFolders, resolveSettings, type LayerLabSettings, type RawSettings
 import { nodeSpawner } from './spawn';
 import { cacheFileNodes, cacheNodes, datasetNodes, modelNodes, runNodes, type TreeNodeData } from './treeData';
 import { NodeTreeProvider, watchFolder } from './views';
-import { scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
+import { CACHE_FILE_RE, scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
 
 /** What activate() returns: the extension's parts, for the VS Code test suites. */
 export interface LayerLabApi {
@@ -20,6 +21,8 @@ export interface LayerLabApi {
   views: Record<ViewName, NodeTreeProvider>;
   settings(): LayerLabSettings | undefined;
   commands: LayerLabCommands;
+  /** The chart panels open now: which page shows which file (for the VS Code test suites). */
+  charts(): { page: 'run' | 'directions'; file: string; title: string; visible: boolean }[];
 }
 
 /** Seams for the unit tests (a fake runtime); VS Code always uses the defaults. */
@@ -121,17 +124,16 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
           return cacheNodes(await rt.listCaches(dir));
         } catch (e) {
           if (!(e instanceof RuntimeRequestError && e.kind === 'unavailable')) throw e;
-          return cacheFileNodes(await scanFiles(dir, /\.safetensors$/i), e.message);
+          return cacheFileNodes(await scanFiles(dir, CACHE_FILE_RE), e.message);
         }
       }
       const why = vscode.workspace.isTrusted ? 'details appear once the LayerLab runtime is running' : 'details need a trusted workspace';
-      return cacheFileNodes(await scanFiles(dir, /\.safetensors$/i), why);
+      return cacheFileNodes(await scanFiles(dir, CACHE_FILE_RE), why);
     }, onLoadError),
     runs: new NodeTreeProvider('layerlab.runs', async () => {
       const s = settings();
       if (!s) return noFolder();
-      const f = outputFolders(s);
-      return runNodes(await scanRuns(f.runs, f.demo));
+      return runNodes(await scanRuns(outputFolders(s).runs));
     }, onLoadError),
   };
   const treeViews = {} as Record<ViewName, vscode.TreeView<TreeNodeData>>;
@@ -165,7 +167,6 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
       watchFolder(s.datasetsPath, () => views.datasets.refreshSoon()),
       watchFolder(f.cache, () => views.cache.refreshSoon()),
       watchFolder(f.runs, () => views.runs.refreshSoon()),
-      watchFolder(f.demo, () => views.runs.refreshSoon()),
     );
   };
   watch();
@@ -182,6 +183,23 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
     }),
   );
 
+  // Chart panels: their serializers restore open charts after a window reload (package.json
+  // activates the extension on `onWebviewPanel:` for that); compare pickers offer the Runs view's runs.
+  context.subscriptions.push(
+    ...registerChartPanels(context, {
+      log: (level, message) => log[level](message),
+      listRuns: async () => {
+        const s = settings();
+        return s ? (await scanRuns(outputFolders(s).runs)).filter((r) => r.kind === 'run').map((r) => r.path) : [];
+      },
+    }),
+  );
+  const charts: ChartOpener = {
+    openChart: (file) => openChart(context, file),
+    openRunChart: (file) => openRunChart(context, file),
+    openDirectionChart: (file) => openDirectionChart(context, file),
+  };
+
   const commands = new LayerLabCommands({
     client: rt,
     settings,
@@ -189,11 +207,19 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
     workspaceState: context.workspaceState,
     views,
     selection: (view) => treeViews[view].selection[0],
+    charts,
   });
   context.subscriptions.push(...commands.register());
 
   log.info(`LayerLab activated (${vscode.workspace.isTrusted ? 'trusted' : 'untrusted: browsing only'} workspace ${workspaceRoot() ?? '(no folder)'})`);
-  return { client: rt, views, settings, commands };
+  const chartList = () =>
+    openChartPanels().map((p) => ({
+      page: p.page,
+      file: 'runPath' in p ? p.runPath : p.statsPath,
+      title: p.panel.title,
+      visible: p.panel.visible,
+    }));
+  return { client: rt, views, settings, commands, charts: chartList };
 }
 
 export async function deactivate(): Promise<void> {

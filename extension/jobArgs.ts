@@ -101,11 +101,22 @@ export function sweepArgs(i: SweepInputs, s: ModelRunSettings): string[] {
 
 export interface DemoInputs {
   modelsPath: string;
+  datasetsPath: string;
   outputPath: string;
 }
 
+/**
+ * The demo writes its model into the models folder, its dataset into the datasets folder and
+ * its cache, directions and sweep run under the output folder, so the views show all of it.
+ */
 export function demoArgs(i: DemoInputs, s: ModelRunSettings): string[] {
-  return ['--models_path', i.modelsPath, '--output_path', i.outputPath, '--provider', s.provider, ...(s.threads > 0 ? ['--threads', String(s.threads)] : [])];
+  return [
+    '--models_path', i.modelsPath,
+    '--datasets_path', i.datasetsPath,
+    '--output_path', i.outputPath,
+    '--provider', s.provider,
+    ...(s.threads > 0 ? ['--threads', String(s.threads)] : []),
+  ];
 }
 
 /** `layerlab <job> ARGS` as a shell line, for the log (so a palette run can be repeated). */

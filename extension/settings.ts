@@ -73,6 +73,5 @@ export function outputFolders(s: Pick<LayerLabSettings, 'outputPath'>): Record<k
     cache: path.join(s.outputPath, OUTPUT_SUBFOLDERS.cache),
     directions: path.join(s.outputPath, OUTPUT_SUBFOLDERS.directions),
     runs: path.join(s.outputPath, OUTPUT_SUBFOLDERS.runs),
-    demo: path.join(s.outputPath, OUTPUT_SUBFOLDERS.demo),
   };
 }

@@ -9,7 +9,7 @@ import type { Accuracy, CacheEntryInfo } from '../runtime/protocol/results';
 import type { DatasetEntry, FileEntry, ModelEntry, RunEntry } from './workspaceScan';
 
 /** Context values: package.json's `view/item/context` menus match on these. */
-export type NodeKind = 'model' | 'dataset' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'demoRun' | 'detail' | 'message';
+export type NodeKind = 'model' | 'dataset' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'detail' | 'message';
 
 export interface TreeNodeData {
   /** Unique within its view, stable across refreshes (keeps expansion and selection). */
@@ -171,18 +171,6 @@ export function runNodes(entries: RunEntry[]): TreeNodeData[] {
     const when = localTime(e.mtimeMs);
     if (e.kind === 'unreadable') {
       return { id: `run:${e.path}`, kind: 'run', label: e.name, description: 'unreadable', tooltip: e.error, icon: 'warning', resourcePath: e.path };
-    }
-    if (e.kind === 'demo') {
-      return {
-        id: `run:${e.path}`,
-        kind: 'demoRun',
-        label: 'demo generations',
-        description: `${e.generations} prompts${e.provider ? ` · ${e.provider.toUpperCase()}` : ''} · ${when}`,
-        tooltip: e.path,
-        icon: 'play-circle',
-        resourcePath: e.path,
-        command: { command: 'layerlab.openRunChart', title: 'Open Run Chart', arguments: [e.path] },
-      };
     }
     const r = e.run;
     const first = r.results[0];

@@ -41,8 +41,18 @@ export interface FileEntry {
 
 export type RunEntry =
   | { kind: 'run'; path: string; name: string; mtimeMs: number; run: RunFile }
-  | { kind: 'demo'; path: string; name: string; mtimeMs: number; generations: number; provider?: string }
   | { kind: 'unreadable'; path: string; name: string; mtimeMs: number; error: string };
+
+/**
+ * Hidden-state cache files: `.safetensors` under the cache folder, except the directions that
+ * compute-directions writes beside each cache (`<cache>.directions.safetensors`).
+ */
+export const CACHE_FILE_RE = /(?<!\.directions)\.safetensors$/i;
+
+/** `<cache>.directions.json`: the statistics compute-directions writes beside a cache file. */
+export function directionStatsPathOf(cacheFile: string): string {
+  return `${cacheFile.replace(/\.safetensors$/i, '')}.directions.json`;
+}
 
 /** Files larger than this are not parsed just to count records. */
 const MAX_PARSE_BYTES = 64 * 1024 * 1024;
@@ -142,24 +152,14 @@ export async function scanFiles(dir: string, re: RegExp): Promise<FileEntry[]> {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Run files (`format: layerlab-run`) under `runsDir`, and the demo's generations file. */
-export async function scanRuns(runsDir: string, demoDir: string): Promise<RunEntry[]> {
-  const files = [...(await scanFiles(runsDir, /\.json$/i)), ...(await scanFiles(demoDir, /^generations\.json$/))];
+/** Run files (`format: layerlab-run`: evaluations and sweeps, the demo's included) under `runsDir`. */
+export async function scanRuns(runsDir: string): Promise<RunEntry[]> {
+  const files = await scanFiles(runsDir, /\.json$/i);
   const out: RunEntry[] = [];
   for (const f of files) {
     try {
       const v = JSON.parse(await fs.promises.readFile(f.path, 'utf8')) as Record<string, unknown>;
       if (v.format === 'layerlab-run') out.push({ kind: 'run', path: f.path, name: f.name, mtimeMs: f.mtimeMs, run: v as unknown as RunFile });
-      else if (v.format === 'layerlab-demo-generations') {
-        out.push({
-          kind: 'demo',
-          path: f.path,
-          name: f.name,
-          mtimeMs: f.mtimeMs,
-          generations: Array.isArray(v.generations) ? v.generations.length : 0,
-          provider: typeof v.provider === 'string' ? v.provider : undefined,
-        });
-      }
       // Other JSON files (direction statistics, notes) are not runs; they are left out.
     } catch (e) {
       out.push({ kind: 'unreadable', path: f.path, name: f.name, mtimeMs: f.mtimeMs, error: (e as Error).message });

@@ -120,7 +120,10 @@ export function buildInstrumentedModel(recipe: GraphRecipe, cacheRoot = defaultG
   const dir = path.join(cacheRoot, cacheKey(recipe));
   const specFile = path.join(dir, 'spec.json');
   if (fs.existsSync(specFile)) {
-    return { dir, spec: JSON.parse(fs.readFileSync(specFile, 'utf8')) as GraphSpec, built: false };
+    // The same weights may sit at another path than the one that first built the graphs: report
+    // where this checkpoint was read from, not where the cached copy came from.
+    const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as GraphSpec;
+    return { dir, spec: { ...spec, source: recipe.source }, built: false };
   }
   fs.mkdirSync(cacheRoot, { recursive: true });
   // Build beside the final folder and rename into place: a crash mid-build leaves no

@@ -127,7 +127,7 @@ export async function writeHiddenStateCache(model: InstrumentedModel, job: Cache
   });
 
   job.onProgress?.(progress.rowsDone, N);
-  const collect = periodicCollector(32);
+  const collect = periodicCollector(8);
   const fds = hookFiles.map((f) => fs.openSync(f, 'a'));
   try {
     for (let start = progress.rowsDone; start < N; start += job.batchSize) {

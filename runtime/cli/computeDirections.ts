@@ -27,14 +27,16 @@ export const computeDirectionsCommand: Command = {
       signal,
       onProgress: progressPrinter('compute-directions', io.log),
     });
+    const files = { files: [r.directionsFile, r.statsFile] };
     if (values.json) {
       io.out(JSON.stringify(r.stats.layers, null, 2));
-      return;
+      return files;
     }
     const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '   —  ' : x.toFixed(3).padStart(6));
     io.out(['hook point                      norm    AUC   d      r     | held-out AUC   d      r']
       .concat(r.stats.layers.map((l) => `${l.hook.padEnd(30)} ${l.norm.toFixed(3).padStart(7)} ${f(l.train.auc)} ${f(l.train.cohensD)} ${f(l.train.pearsonR)} | ${f(l.heldOut?.auc)} ${f(l.heldOut?.cohensD)} ${f(l.heldOut?.pearsonR)}`))
       .concat([`directions: ${r.directionsFile}`, `statistics: ${r.statsFile}`])
       .join('\n'));
+    return files;
   },
 };

@@ -185,7 +185,7 @@ export const evaluateCommand: Command = {
   options: OPTIONS,
   async run(argv, io, signal) {
     const { values, options } = evaluateOptionsFrom(argv);
-    await withModel(values, io, (opened) =>
+    const outcome = await withModel(values, io, (opened) =>
       runEvaluation(options, {
         model: opened.model,
         tokenizer: opened.tokenizer,
@@ -195,5 +195,6 @@ export const evaluateCommand: Command = {
         out: io.out,
       }),
     );
+    return { files: [outcome.file] };
   },
 };

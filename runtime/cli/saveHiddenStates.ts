@@ -57,6 +57,7 @@ export const saveHiddenStatesCommand: Command = {
       if (r.alreadyComplete) io.log(`already complete, nothing to do: ${r.file}`);
       else if (r.resumedFrom > 0) io.log(`resumed after ${r.resumedFrom} records`);
       io.out(r.file);
+      return { files: [r.file] };
     } finally {
       await opened.model.release();
     }

@@ -56,7 +56,7 @@ export const sweepCommand: Command = {
   options: OPTIONS,
   async run(argv, io, signal) {
     const { values, options } = sweepOptionsFrom(argv);
-    await withModel(values, io, (opened) =>
+    const outcome = await withModel(values, io, (opened) =>
       runSweep(options, {
         model: opened.model,
         tokenizer: opened.tokenizer,
@@ -66,5 +66,6 @@ export const sweepCommand: Command = {
         out: io.out,
       }),
     );
+    return { files: [outcome.file] };
   },
 };

@@ -9,12 +9,14 @@ export const WORKSPACE_DEFAULTS = Object.freeze({
   outputPath: '.layerlab/output',
 });
 
-/** Sub-folders of the output folder, one per kind of result. */
+/**
+ * Sub-folders of the output folder, one per kind of result. compute-directions writes beside
+ * the cache it reads (`<cache>.directions.safetensors`, `<cache>.directions.json`).
+ */
 export const OUTPUT_SUBFOLDERS = Object.freeze({
   cache: 'hidden_states',
   directions: 'directions',
   runs: 'runs',
-  demo: 'demo',
 });
 
 /** Folder name of the built-in demo model inside the models folder. */

@@ -3,7 +3,8 @@
  * flags and its defaults. The command gets the job's signal (Cancel in the editor is Ctrl-C in
  * the terminal), its stdout becomes the job's output, and its stderr lines become log
  * notifications, except the progress lines runtime/cli/progress.ts prints, which become
- * `layerlab/progress` notifications so the editor shows a real progress bar.
+ * `layerlab/progress` notifications so the editor shows a real progress bar. The files a
+ * command returns (runtime/cli/command.ts) are the job's files.
  */
 import type { Command, CommandIO } from '../cli/command';
 import type { JobDefinition } from './job';
@@ -32,7 +33,10 @@ export function cliJob(command: Command): JobDefinition {
           else ctx.io.log(text);
         },
       };
-      await command.run(ctx.args, io, ctx.signal);
+      const r = await command.run(ctx.args, io, ctx.signal);
+      // The files the command says it wrote (a cache, directions, a run) become the job's, so
+      // the editor can offer to open them.
+      return r?.files?.length ? { files: r.files } : undefined;
     },
   };
 }

@@ -9,13 +9,22 @@ import * as fs from 'node:fs';
 import { inspectCaches } from '../cache/inspect';
 import type { JobName } from '../protocol/requests';
 import type { CacheEntryInfo } from '../protocol/results';
+import { computeDirectionsCommand } from '../cli/computeDirections';
+import { evaluateCommand } from '../cli/evaluate';
+import { saveHiddenStatesCommand } from '../cli/saveHiddenStates';
+import { sweepCommand } from '../cli/sweep';
+import { cliJob } from './cliJob';
 import type { JobDefinition } from './job';
 import { demoJob } from './jobs/demo';
 import { generateJob } from './jobs/generate';
 
 export const JOBS: Partial<Record<JobName, JobDefinition>> = {
+  'save-hidden-states': cliJob(saveHiddenStatesCommand),
+  'compute-directions': cliJob(computeDirectionsCommand),
+  evaluate: cliJob(evaluateCommand),
+  sweep: cliJob(sweepCommand),
   generate: generateJob,
-  // Replaced by the full pipeline (cache → directions → evaluate → chart) when it exists.
+  // The whole pipeline on the built-in demo model: cache → directions → sweep.
   demo: demoJob,
 };
 

@@ -30,11 +30,12 @@ import {
   type JobName,
   type LogLevel,
   type ModelInfo,
+  type ProgressParams,
   type ProviderPreference,
   type RunJobResult,
 } from '../protocol/requests';
 import { responseError, RuntimeError, toResponseError } from './errors';
-import type { JobContext, JobDefinition, ModelLease } from './job';
+import type { JobContext, JobDefinition, JobOutcome, ModelLease } from './job';
 import { CACHE_LISTER, JOBS, type CacheLister } from './registry';
 
 export interface RuntimeServerOptions {
@@ -199,28 +200,60 @@ export class RuntimeServer {
     let lastSent = -Infinity;
     let lastDone = 0;
     let finalSentFor: number | undefined;
+    let finished = false;
+    /** A report held back by the throttle; sent when the interval is over unless a newer one went first. */
+    let trailing: { timer: ReturnType<typeof setTimeout>; params: ProgressParams } | undefined;
+    const send = (params: ProgressParams) => {
+      if (trailing) clearTimeout(trailing.timer);
+      trailing = undefined;
+      lastSent = performance.now();
+      if (this.closed || finished) return;
+      this.connection.sendNotification(ProgressNotification, params).catch(() => {});
+    };
     const ctx: JobContext = {
       jobId,
       args,
       signal,
       progress: (done, total, message) => {
         // Clamped so the client's bar never goes backwards, and throttled because a job may
-        // report per item; the first report and the final one (once) always go out.
+        // report per item; the first report and the final one (once) always go out, and a
+        // report held back is sent at the end of the interval if nothing newer went out (a job
+        // reporting a few coarse steps must not lose the step it is on).
+        if (finished) return;
         lastDone = Math.max(lastDone, done);
-        const now = performance.now();
+        const params: ProgressParams = { jobId, done: lastDone, total, ...(message ? { message } : {}) };
         const final = lastDone >= total;
-        if (final ? finalSentFor === total : now - lastSent < interval) return;
-        if (final) finalSentFor = total;
-        lastSent = now;
-        if (this.closed) return;
-        this.connection.sendNotification(ProgressNotification, { jobId, done: lastDone, total, ...(message ? { message } : {}) }).catch(() => {});
+        if (final) {
+          if (finalSentFor === total) return;
+          finalSentFor = total;
+          send(params);
+          return;
+        }
+        const wait = interval - (performance.now() - lastSent);
+        if (wait <= 0) {
+          send(params);
+          return;
+        }
+        if (trailing) trailing.params = params;
+        else {
+          const t = { params, timer: setTimeout(() => send(t.params), wait) };
+          trailing = t;
+        }
       },
       log,
       openModel: (values) => this.leaseModel(values, log),
       io: { out: (t) => out.push(t), log: (t) => log('info', t) },
     };
     log('info', `${job} ${args.map(quoteArg).join(' ')}`);
-    const outcome = (await def.run(ctx)) ?? {};
+    let outcome: JobOutcome;
+    try {
+      outcome = (await def.run(ctx)) ?? {};
+    } finally {
+      // No progress after the response (a held-back report would arrive after it).
+      finished = true;
+      if (trailing) clearTimeout(trailing.timer);
+      trailing = undefined;
+    }
     if (outcome.output) out.push(outcome.output);
     const seconds = (performance.now() - t0) / 1000;
     log('info', `${job} finished in ${seconds.toFixed(2)} s`);

@@ -5,6 +5,7 @@
  *
  * install() makes `require('vscode')` return it; import this module before any extension module.
  */
+import * as fs from 'node:fs';
 import Module from 'node:module';
 import * as path from 'node:path';
 
@@ -31,6 +32,9 @@ export class Uri {
   ) {}
   static file(p: string): Uri {
     return new Uri('file', path.resolve(p));
+  }
+  static joinPath(base: Uri, ...parts: string[]): Uri {
+    return Uri.file(path.join(base.fsPath, ...parts));
   }
   get path(): string {
     return this.fsPath;
@@ -74,6 +78,47 @@ export enum StatusBarAlignment {
   Left = 1,
   Right = 2,
 }
+export enum ViewColumn {
+  Active = -1,
+  Beside = -2,
+  One = 1,
+}
+
+/** A webview panel that records what the host sets and posts (no page runs in unit tests). */
+export class MockPanel {
+  private readonly fromPage = new EventEmitter<unknown>();
+  readonly webview = {
+    html: '',
+    options: {} as unknown,
+    cspSource: 'https://mock.vscode-cdn.net',
+    posted: [] as unknown[],
+    asWebviewUri: (u: Uri) => u,
+    postMessage: async (m: unknown) => (this.webview.posted.push(m), true),
+    onDidReceiveMessage: this.fromPage.event,
+    /** A message from the page (e.g. `{ type: 'ready', page: 'run' }`). */
+    receive: (m: unknown) => this.fromPage.fire(m),
+  };
+  visible = true;
+  iconPath: unknown;
+  reveals = 0;
+  disposed = false;
+  private readonly disposeEmitter = new EventEmitter<void>();
+  readonly onDidDispose = this.disposeEmitter.event;
+  readonly onDidChangeViewState = new EventEmitter<unknown>().event;
+  constructor(
+    readonly viewType: string,
+    public title: string,
+  ) {}
+  reveal(): void {
+    this.reveals++;
+  }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.disposeEmitter.fire();
+  }
+}
+
 export enum ProgressLocation {
   SourceControl = 1,
   Window = 10,
@@ -126,6 +171,9 @@ export const mock = {
   registered: new Map<string, (...args: unknown[]) => unknown>(),
   treeViews: new Map<string, { selection: unknown[] }>(),
   watchers: [] as RelativePattern[],
+  /** Webview panels created (chart panels), and the panel serializers registered. */
+  panels: [] as MockPanel[],
+  serializers: new Map<string, unknown>(),
   reset(): void {
     this.quickPicks = [];
     this.inputs = [];
@@ -145,6 +193,8 @@ export const mock = {
     this.registered.clear();
     this.treeViews.clear();
     this.watchers = [];
+    this.panels = [];
+    this.serializers.clear();
   },
 };
 
@@ -210,6 +260,15 @@ export const window = {
     const answer = mock.openDialogs.shift();
     return answer?.map((p) => Uri.file(p));
   },
+  createWebviewPanel(viewType: string, title: string) {
+    const p = new MockPanel(viewType, title);
+    mock.panels.push(p);
+    return p;
+  },
+  registerWebviewPanelSerializer(viewType: string, s: unknown) {
+    mock.serializers.set(viewType, s);
+    return { dispose: () => mock.serializers.delete(viewType) };
+  },
   showInformationMessage: message('info'),
   showWarningMessage: message('warning'),
   showErrorMessage: message('error'),
@@ -239,6 +298,14 @@ export const window = {
 const configChange = new EventEmitter<{ affectsConfiguration(s: string): boolean }>();
 
 export const workspace = {
+  fs: {
+    async readFile(u: Uri): Promise<Uint8Array> {
+      return fs.promises.readFile(u.fsPath);
+    },
+    async writeFile(u: Uri, bytes: Uint8Array): Promise<void> {
+      await fs.promises.writeFile(u.fsPath, bytes);
+    },
+  },
   get isTrusted() {
     return mock.trusted;
   },
@@ -286,6 +353,7 @@ const api = {
   TreeItemCollapsibleState,
   RelativePattern,
   StatusBarAlignment,
+  ViewColumn,
   ProgressLocation,
   CancellationTokenSource,
   window,
@@ -317,6 +385,7 @@ export function fakeContext(extensionPath: string) {
   return {
     subscriptions: [] as { dispose(): unknown }[],
     extensionPath,
+    extensionUri: Uri.file(extensionPath),
     asAbsolutePath: (p: string) => path.join(extensionPath, p),
     workspaceState: {
       get: <T>(k: string, d?: T) => (state.has(k) ? (state.get(k) as T) : d),

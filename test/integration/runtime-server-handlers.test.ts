@@ -205,6 +205,33 @@ describe('runtime server handlers', () => {
     assert.ok(h.logs.some((l) => l.message === "demo --x 'a b'"), 'the argv is logged as a shell line');
   });
 
+  it('a step held back by the throttle is sent when the interval is over, and none after the response', async () => {
+    const h = harness(
+      {
+        demo: {
+          summary: 'x',
+          async run(ctx) {
+            ctx.progress(0, 4, 'writing');
+            ctx.progress(1, 4, 'caching'); // within the interval: held back…
+            ctx.progress(2, 4, 'directions'); // …and replaced by the newer step
+            await new Promise((r) => setTimeout(r, 130)); // sent at 100 ms
+            ctx.progress(3, 4, 'sweeping'); // held back, and the job ends first: never sent
+          },
+        },
+      },
+      100,
+    );
+    await h.client.sendRequest(RunJobRequest, job('demo'));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(
+      h.progress.map((p) => [p.done, p.message]),
+      [
+        [0, 'writing'],
+        [2, 'directions'],
+      ],
+    );
+  });
+
   it('generate needs a loaded model; loadModel names a bad path', async () => {
     const h = harness({});
     const e = await rejection(h.client.sendRequest(GenerateRequest, { prompt: 'x', maxNewTokens: 1 }));

@@ -1,7 +1,8 @@
 // The extension's runtime client against the real runtime process (spawned through tsx, and
-// once as the esbuild bundle that ships): lifecycle, model, generation, a job with progress,
-// cancellation, output discipline, crash → restart → budget exhausted, graceful and forced
-// shutdown, and the runtime's exit when its parent dies.
+// once as the esbuild bundle that ships): lifecycle, model, generation, the demo pipeline as a
+// job with progress (cache → directions → sweep), cancellation mid-cache and mid-sweep with
+// resumption, the CLI twins as jobs, output discipline, crash → restart → budget exhausted,
+// graceful and forced shutdown, and the runtime's exit when its parent dies.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,6 +13,7 @@ import * as esbuild from 'esbuild';
 import { RuntimeClient, RuntimeRequestError, type RuntimeClientOptions } from '../../extension/runtimeClient';
 import { RestartBudget } from '../../extension/runtimeState';
 import type { LogLevel, ProgressParams } from '../../runtime/protocol/requests';
+import type { RunFile } from '../../runtime/protocol/results';
 import { tmpDir } from '../helpers/tmp';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -84,10 +86,19 @@ async function rejection(p: Promise<unknown>): Promise<RuntimeRequestError> {
 
 const work = tmpDir('layerlab-rt-');
 const modelsPath = path.join(work, 'models');
-const demoArgs = (out: string, ...more: string[]) => ['--models_path', modelsPath, '--output_path', out, '--provider', 'cpu', ...more];
+const datasetsPath = path.join(work, 'datasets');
+const demoArgs = (out: string, ...more: string[]) => ['--models_path', modelsPath, '--datasets_path', datasetsPath, '--output_path', out, '--provider', 'cpu', ...more];
+/** Where the demo writes under an output folder. */
+const demoOut = (out: string) => ({
+  cache: path.join(out, 'hidden_states', 'demo', 'demo-reason-mem.safetensors'),
+  stats: path.join(out, 'hidden_states', 'demo', 'demo-reason-mem.directions.json'),
+  runsDir: path.join(out, 'runs', 'demo'),
+});
+const runFilesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f)) : []);
+const readRun = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8')) as RunFile;
 
 describe('runtime process through the client', () => {
-  it('starts, runs the demo job with progress, loads its model, generates, and stops gracefully', async () => {
+  it('starts, runs the demo pipeline with progress, loads its model, generates, and stops gracefully', async () => {
     const { client, spawned, logs } = makeClient();
     const states: string[] = [];
     client.onDidChangeState(() => states.push(client.state));
@@ -95,22 +106,33 @@ describe('runtime process through the client', () => {
     assert.equal(client.state, 'ready');
     assert.equal(client.info?.pid, spawned[0].pid);
     assert.equal(client.info?.nodeVersion, process.version);
-    assert.ok(client.hasJob('demo') && client.hasJob('generate'));
+    for (const job of ['demo', 'generate', 'save-hidden-states', 'compute-directions', 'evaluate', 'sweep'] as const) assert.ok(client.hasJob(job), job);
 
     const progress: ProgressParams[] = [];
     const out = path.join(work, 'out1');
-    const r = await client.runJob('demo', demoArgs(out, '--prompts', '3', '--max_new_tokens', '6'), { onProgress: (p) => progress.push(p) });
+    const r = await client.runJob('demo', demoArgs(out), { onProgress: (p) => progress.push(p) });
     assert.equal(r.job, 'demo');
-    const gen = path.join(out, 'demo', 'generations.json');
-    assert.deepEqual(r.files, [gen, path.join(modelsPath, 'demo')]);
-    const file = JSON.parse(fs.readFileSync(gen, 'utf8'));
-    assert.equal(file.format, 'layerlab-demo-generations');
-    assert.equal(file.generations.length, 3);
+    const o = demoOut(out);
+    const [run] = runFilesIn(o.runsDir);
+    assert.ok(run, `a run file in ${o.runsDir}`);
+    assert.match(path.basename(run), /^demo-reason-mem\.sweep\.[0-9a-f]+\.json$/);
+    assert.deepEqual(r.files, [run, o.stats, o.cache, path.join(modelsPath, 'demo'), path.join(datasetsPath, 'demo-reason-mem.json')], 'the run file first');
+    const file = readRun(run);
+    assert.equal(file.format, 'layerlab-run');
+    assert.equal(file.complete, true);
+    assert.equal(file.spec.command, 'sweep');
     assert.equal(file.provider, 'cpu');
-    assert.ok(progress.length >= 2, 'progress arrived during the job');
+    assert.deepEqual([...new Set(file.results.map((x) => x.intervention.kind))], ['none', 'direction', 'random-direction'], 'baseline, directions, random controls');
+    assert.deepEqual([file.progress.done, file.progress.total], [file.progress.total, file.progress.total]);
+    assert.equal(JSON.parse(fs.readFileSync(o.stats, 'utf8')).format, 'layerlab-directions');
+
     assert.ok(progress.every((p, i) => i === 0 || p.done >= progress[i - 1].done), 'never backwards');
-    assert.deepEqual([progress.at(-1)!.done, progress.at(-1)!.total], [5, 5]);
     assert.ok(progress.every((p) => p.jobId === r.jobId));
+    assert.deepEqual([progress.at(-1)!.done, progress.at(-1)!.total], [4, 4]);
+    // Each step reaches the client, however quickly the next follows (the throttle sends the
+    // report it held back).
+    const steps = progress.map((p) => p.message);
+    for (const m of ['caching hidden states', 'computing directions', 'sweeping interventions']) assert.ok(steps.includes(m), `progress '${m}' in ${JSON.stringify(steps)}`);
 
     const info = await client.loadModel({ path: path.join(modelsPath, 'demo'), provider: 'cpu' });
     assert.deepEqual([info.architecture, info.nBlocks, info.dModel, info.vocabSize, info.hookPoints, info.provider], ['llama', 2, 64, 259, 4, 'cpu']);
@@ -128,34 +150,88 @@ describe('runtime process through the client', () => {
     assert.equal(client.model, undefined);
     assert.deepEqual(states.slice(0, 4), ['starting', 'ready', 'busy', 'ready']);
     assert.equal(states.at(-1), 'stopped');
-    assert.ok(logs.some((l) => l.message.includes('demo model written to')), 'runtime logs reach the client');
+    assert.ok(logs.some((l) => l.message.includes('caching 4 hook points × 200 records')), 'runtime logs reach the client');
     assert.ok(!logs.some((l) => l.level === 'error'), `no errors: ${JSON.stringify(logs.filter((l) => l.level === 'error'))}`);
   });
 
-  it('Cancel stops a long demo job within one step, writes no result, and leaves the runtime ready', async () => {
-    const { client } = makeClient();
+  it('Cancel stops the demo mid-cache and mid-sweep within a batch, never leaves a run marked complete, and the next run resumes and completes', async () => {
+    const { client, logs } = makeClient();
     const out = path.join(work, 'out-cancel');
-    const cts = new CancellationTokenSource();
-    let cancelledAt = 0;
-    const job = client.runJob('demo', demoArgs(out, '--prompts', '100000', '--max_new_tokens', '64'), {
-      token: cts.token,
-      onProgress: (p) => {
-        // Cancel once generation is under way (past writing and loading the model).
-        if (p.done >= 3 && !cancelledAt) {
-          cancelledAt = Date.now();
-          cts.cancel();
-        }
-      },
-    });
-    const e = await rejection(job);
-    assert.equal(e.kind, 'cancelled');
-    assert.ok(cancelledAt > 0, 'cancelled from a progress callback');
-    const ms = Date.now() - cancelledAt;
-    assert.ok(ms < 2000, `stopped ${ms} ms after Cancel`);
-    assert.ok(!fs.existsSync(path.join(out, 'demo', 'generations.json')), 'a cancelled demo writes no result');
-    assert.equal(client.state, 'ready');
-    const again = await client.runJob('demo', demoArgs(out, '--prompts', '1', '--max_new_tokens', '2'));
-    assert.equal(again.files.length, 2, 'the runtime takes the next job');
+    const o = demoOut(out);
+
+    /** Runs the demo and cancels it when progress says it reached `step`; returns ms from Cancel to the rejection. */
+    const cancelAt = async (step: string): Promise<number> => {
+      const cts = new CancellationTokenSource();
+      let cancelledAt = 0;
+      const job = client.runJob('demo', demoArgs(out), {
+        token: cts.token,
+        onProgress: (p) => {
+          if (p.message === step && !cancelledAt) {
+            cancelledAt = Date.now();
+            cts.cancel();
+          }
+        },
+      });
+      const e = await rejection(job);
+      assert.equal(e.kind, 'cancelled', `cancelled at '${step}': ${e.message}`);
+      assert.ok(cancelledAt > 0, `cancelled from the '${step}' progress report`);
+      assert.equal(client.state, 'ready');
+      return Date.now() - cancelledAt;
+    };
+
+    // 1. During the cache step: the cache stays partial (resumable), no directions, no run.
+    const ms1 = await cancelAt('caching hidden states');
+    assert.ok(ms1 < 2000, `stopped ${ms1} ms after Cancel`);
+    assert.ok(!fs.existsSync(o.cache), 'the cache is not marked complete');
+    const partial = JSON.parse(fs.readFileSync(`${o.cache}.partial/progress.json`, 'utf8')) as { rowsDone: number };
+    assert.ok(partial.rowsDone < 200, `the partial cache holds ${partial.rowsDone} of 200 rows`);
+    assert.ok(!fs.existsSync(o.stats));
+    assert.deepEqual(runFilesIn(o.runsDir), []);
+
+    // 2. During the sweep: the cache was finished first (resumed, not recomputed); the run file
+    //    is absent or says it is incomplete.
+    const ms2 = await cancelAt('sweeping interventions');
+    assert.ok(ms2 < 2000, `stopped ${ms2} ms after Cancel`);
+    if (partial.rowsDone > 0) assert.ok(logs.some((l) => l.message.endsWith(`resumed the hidden-state cache after ${partial.rowsDone} records`)), 'the cache resumed');
+    assert.ok(fs.existsSync(o.cache), 'the cache finished before the sweep');
+    const partialRuns = runFilesIn(o.runsDir);
+    assert.ok(partialRuns.length <= 1);
+    for (const f of partialRuns) {
+      const run = readRun(f);
+      assert.equal(run.complete, false, `${f} is marked incomplete`);
+      assert.ok(run.progress.done < run.progress.total);
+    }
+
+    // 3. Again, uncancelled: complete, in the same run file (its name hashes the experiment).
+    const r = await client.runJob('demo', demoArgs(out));
+    assert.ok(logs.some((l) => l.message.endsWith(`hidden states already cached: ${o.cache}`)));
+    const run = r.files[0];
+    assert.equal(path.dirname(run), o.runsDir);
+    if (partialRuns.length) assert.equal(run, partialRuns[0]);
+    assert.equal(readRun(run).complete, true);
+    assert.deepEqual(runFilesIn(o.runsDir), [run]);
+    await client.stop();
+  });
+
+  it('runs the CLI twins as jobs, each naming the files it wrote', async () => {
+    const { client } = makeClient();
+    const out = path.join(work, 'out-twins');
+    const data = path.join(datasetsPath, 'demo-reason-mem.json');
+    const model = path.join(modelsPath, 'demo');
+    assert.ok(fs.existsSync(data) && fs.existsSync(model), 'the demo wrote its model and dataset (earlier test)');
+    const cacheDir = path.join(out, 'hidden_states');
+    const saved = await client.runJob('save-hidden-states', ['--model', model, '--provider', 'cpu', '--data_file_path', data, '--data_sample_size', '40', '--output_path', cacheDir]);
+    const cache = path.join(cacheDir, 'demo', 'demo-reason-mem.safetensors');
+    assert.deepEqual(saved.files, [cache]);
+    const dirs = await client.runJob('compute-directions', [cache, '--holdout', '0.25']);
+    assert.deepEqual(dirs.files, [path.join(cacheDir, 'demo', 'demo-reason-mem.directions.safetensors'), path.join(cacheDir, 'demo', 'demo-reason-mem.directions.json')]);
+    assert.ok(dirs.files.every((f) => fs.existsSync(f)));
+    const runs = path.join(out, 'runs');
+    const ev = await client.runJob('evaluate', ['--model', model, '--provider', 'cpu', '--hidden_states_cache_path', cache, '--data_file', data, '--scoring', 'loglik', '--sample_size', '40', '--with_intervention', '--layer_indices', '1', '--scale', '2', '--output_path', runs]);
+    assert.match(ev.output, /Reasoning Subset Accuracy/);
+    const [run] = runFilesIn(path.join(runs, 'demo'));
+    assert.ok(run, 'evaluate wrote a run file');
+    assert.equal(readRun(run).spec.command, 'evaluate');
     await client.stop();
   });
 
@@ -359,9 +435,9 @@ describe('the shipped bundle', () => {
     });
     clients.push(client);
     await client.start();
-    assert.deepEqual(client.info?.jobs, ['generate', 'demo']);
-    const r = await client.runJob('demo', demoArgs(path.join(work, 'out-bundle'), '--prompts', '1', '--max_new_tokens', '2'));
-    assert.ok(fs.existsSync(r.files[0]));
+    assert.deepEqual(client.info?.jobs, ['save-hidden-states', 'compute-directions', 'evaluate', 'sweep', 'generate', 'demo']);
+    const r = await client.runJob('demo', demoArgs(path.join(work, 'out-bundle')));
+    assert.equal(readRun(r.files[0]).complete, true);
     await client.stop();
     assert.equal(client.state, 'stopped');
   });

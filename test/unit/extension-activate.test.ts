@@ -7,14 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import * as vscode from 'vscode';
-import { INTERNAL_COMMANDS, LayerLabCommands, PALETTE_COMMANDS, type CommandDeps, type ViewName } from '../../extension/commands';
+import { INTERNAL_COMMANDS, LayerLabCommands, PALETTE_COMMANDS, type ChartOpener, type CommandDeps, type ViewName } from '../../extension/commands';
 import { activateWith } from '../../extension/extension';
-import { evaluateArgs } from '../../extension/jobArgs';
+import { demoArgs, evaluateArgs } from '../../extension/jobArgs';
 import { RuntimeRequestError, type RunJobOptions } from '../../extension/runtimeClient';
 import { resolveSettings, SETTING_DEFAULTS } from '../../extension/settings';
 import type { TreeNodeData } from '../../extension/treeData';
 import { NodeTreeProvider } from '../../extension/views';
 import type { JobName, LoadModelParams, ModelInfo, RunJobResult } from '../../runtime/protocol/requests';
+import { CHART_VIEW_TYPES } from '../../runtime/protocol/webview';
 import { tmpDir } from '../helpers/tmp';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
@@ -45,6 +46,24 @@ describe('manifest and code agree', () => {
       pkg.contributes.views.layerlab.map((v: { id: string }) => v.id).sort(),
     );
     assert.equal(mock.statusBar.text, '$(circle-outline) LayerLab');
+    assert.deepEqual([...mock.serializers.keys()].sort(), Object.values(CHART_VIEW_TYPES).sort(), 'chart panels are restored after a reload');
+  });
+
+  it('activates when VS Code restores a chart panel, and ships the chart pages', () => {
+    for (const viewType of Object.values(CHART_VIEW_TYPES)) assert.ok(pkg.activationEvents.includes(`onWebviewPanel:${viewType}`), viewType);
+    const ignore = fs.readFileSync(path.join(__dirname, '..', '..', '.vscodeignore'), 'utf8');
+    for (const f of ['*.js', '*.css', '*.ttf']) assert.match(ignore, new RegExp(`^!dist/webview/${f.replace('.', '\\.').replace('*', '\\*')}$`, 'm'));
+  });
+
+  it('context menus name only node kinds the views create', () => {
+    const kinds = new Set(['model', 'dataset', 'cacheEntry', 'cacheFile', 'cacheHook', 'run', 'detail', 'message']);
+    for (const m of pkg.contributes.menus['view/item/context'] as { when: string }[]) {
+      const named = [...m.when.matchAll(/viewItem == (\w+)/g)].map((x) => x[1]);
+      const re = /viewItem =~ \/(.+)\/$/.exec(m.when)?.[1];
+      const matched = re ? [...kinds].filter((k) => new RegExp(re).test(k)) : [];
+      assert.ok(named.length || matched.length, `${m.when} matches a node kind`);
+      for (const n of named) assert.ok(kinds.has(n), `${m.when}: no node kind ${n}`);
+    }
   });
 
   it('declares limited untrusted support and settings with the code’s defaults', () => {
@@ -93,10 +112,10 @@ class FakeClient {
   loads: LoadModelParams[] = [];
   model?: ModelInfo;
   info = undefined;
-  behaviour: (job: JobName, opts: RunJobOptions) => Promise<RunJobResult> = async (job) => ({ jobId: '1', job, output: 'ok', files: [], seconds: 0.1 });
+  behaviour: (job: JobName, opts: RunJobOptions, args: string[]) => Promise<RunJobResult> = async (job) => ({ jobId: '1', job, output: 'ok', files: [], seconds: 0.1 });
   async runJob(job: JobName, args: string[], opts: RunJobOptions = {}): Promise<RunJobResult> {
     this.jobs.push({ job, args, opts });
-    return this.behaviour(job, opts);
+    return this.behaviour(job, opts, args);
   }
   async loadModel(p: LoadModelParams): Promise<ModelInfo> {
     this.loads.push(p);
@@ -118,6 +137,8 @@ function setup(opts: { models?: string[]; datasets?: string[]; caches?: string[]
     (['models', 'datasets', 'cache', 'runs'] as const).map((v) => [v, new NodeTreeProvider(`layerlab.${v}`, async () => [], () => {})]),
   ) as Record<ViewName, NodeTreeProvider>;
   const log = { info() {}, warn() {}, error() {}, show() {} };
+  const charts = { opened: [] as [keyof ChartOpener, string][] } as ChartOpener & { opened: [keyof ChartOpener, string][] };
+  for (const k of ['openChart', 'openRunChart', 'openDirectionChart'] as const) charts[k] = async (f: string) => void charts.opened.push([k, f]);
   const deps: CommandDeps = {
     client: client as unknown as CommandDeps['client'],
     settings: () => s,
@@ -125,11 +146,15 @@ function setup(opts: { models?: string[]; datasets?: string[]; caches?: string[]
     workspaceState: state as never,
     views,
     selection: (v) => opts.selection?.[v],
+    charts,
   };
   const commands = new LayerLabCommands(deps);
   commands.register();
-  return { ws, s, client, state };
+  return { ws, s, client, state, charts };
 }
+
+/** Lets a message's button handler (not awaited by the command) run. */
+const settle = () => new Promise((r) => setTimeout(r, 10));
 
 describe('commands', () => {
   it('Evaluate asks only for what is missing and sends the CLI twin argv under a cancellable progress', async () => {
@@ -260,12 +285,136 @@ describe('commands', () => {
     assert.match(mock.shown.at(-1)!.message, /notes\.txt is not a dataset file/);
   });
 
-  it('Open Run Chart opens the run file (until the chart page exists)', async () => {
-    const { s } = setup();
-    const run = path.join(s.outputPath, 'demo', 'generations.json');
-    write(run, { format: 'layerlab-demo-generations', generations: [] });
+  it('Open Run Chart lists the runs and opens the chosen one as a chart', async () => {
+    const { s, charts } = setup();
+    const run = path.join(s.outputPath, 'runs', 'demo', 'demo-reason-mem.sweep.abc.json');
+    write(run, { format: 'layerlab-run', complete: false, progress: { done: 1, total: 2 }, spec: { command: 'sweep', data: { name: 'demo-reason-mem' } }, results: [] });
+    write(path.join(s.outputPath, 'runs', 'notes.json'), { format: 'other' });
     mock.quickPicks = [(items: { label: string }[]) => items[0]];
     assert.equal(await vscode.commands.executeCommand('layerlab.openRunChart'), run);
+    assert.deepEqual(mock.quickPickCalls[0].items.map((i) => i.label), ['sweep · demo-reason-mem']);
+    assert.match(mock.quickPickCalls[0].items[0].description!, /^partial · /);
+    assert.deepEqual(charts.opened, [['openChart', run]]);
+    assert.deepEqual(mock.openedDocuments, [], 'no text editor');
+    // From the Runs view: the node's file, no question.
+    await vscode.commands.executeCommand('layerlab.openRunChart', { id: 'r', kind: 'run', label: 'x', resourcePath: '/r.json' });
+    assert.deepEqual(charts.opened[1], ['openChart', '/r.json']);
+    assert.equal(mock.quickPickCalls.length, 1);
+  });
+
+  it('Open Run Chart without runs offers the demo', async () => {
+    setup();
+    await vscode.commands.executeCommand('layerlab.openRunChart');
+    assert.match(mock.shown[0].message, /no runs in .*runs yet/);
+    assert.deepEqual(mock.shown[0].actions, ['Run Demo']);
+  });
+
+  it('Run Demo sends the folders from settings, opens the sweep as a chart and says the weights are random', async () => {
+    const { s, client, charts, state } = setup();
+    const run = path.join(s.outputPath, 'runs', 'demo', 'demo-reason-mem.sweep.abc.json');
+    const stats = path.join(s.outputPath, 'hidden_states', 'demo', 'demo-reason-mem.directions.json');
+    client.behaviour = async (job) => ({ jobId: '1', job, output: '', files: [run, stats, path.join(s.modelsPath, 'demo'), path.join(s.datasetsPath, 'demo-reason-mem.json')], seconds: 4 });
+    const r = (await vscode.commands.executeCommand('layerlab.runDemo')) as RunJobResult;
+    assert.equal(r.job, 'demo');
+    assert.deepEqual(client.jobs[0].args, demoArgs({ modelsPath: s.modelsPath, datasetsPath: s.datasetsPath, outputPath: s.outputPath }, { provider: 'cpu', threads: 2 }));
+    assert.deepEqual(charts.opened, [['openRunChart', run]]);
+    assert.equal(state.get('layerlab.selectedModel'), path.join(s.modelsPath, 'demo'));
+    assert.equal(mock.shown.length, 1);
+    assert.match(mock.shown[0].message, /^LayerLab: demo finished\. The demo model \(\.layerlab\/models\/demo\) has random weights/);
+    assert.match(mock.shown[0].message, /chart is open \(\.layerlab\/output\/runs\/demo\/demo-reason-mem\.sweep\.abc\.json\)/);
+  });
+
+  it('Run Demo still succeeds when the chart cannot open, and offers the run file', async () => {
+    const { s, client, charts } = setup();
+    const run = path.join(s.outputPath, 'runs', 'demo', 'd.sweep.x.json');
+    client.behaviour = async (job) => ({ jobId: '1', job, output: '', files: [run], seconds: 4 });
+    charts.openRunChart = async () => {
+      throw new Error('d.sweep.x.json: field results: Required');
+    };
+    mock.messageAnswers = ['Open Run File'];
+    assert.ok(await vscode.commands.executeCommand('layerlab.runDemo'));
+    assert.match(mock.shown[0].message, /the chart did not open: d\.sweep\.x\.json: field results/);
+    await settle();
     assert.deepEqual(mock.openedDocuments, [run]);
+  });
+
+  it('Save Hidden States offers Compute Directions on the new cache; its chart follows', async () => {
+    const { s, client, charts } = setup({ models: ['a'], datasets: ['x.json'] });
+    const cache = path.join(s.outputPath, 'hidden_states', 'a', 'x.safetensors');
+    const stats = path.join(s.outputPath, 'hidden_states', 'a', 'x.directions.json');
+    client.behaviour = async (job) => {
+      if (job === 'compute-directions') write(stats, {});
+      return { jobId: '1', job, output: '', files: job === 'save-hidden-states' ? [cache] : [cache.replace(/\.safetensors$/, '.directions.safetensors'), stats], seconds: 1 };
+    };
+    mock.messageAnswers = ['Compute Directions', 'Open Chart'];
+    await vscode.commands.executeCommand('layerlab.saveHiddenStates');
+    assert.match(mock.shown[0].message, /hidden states of x\.json saved to \.layerlab\/output\/hidden_states\/a\/x\.safetensors/);
+    await settle();
+    assert.deepEqual(client.jobs.map((j) => [j.job, j.args]), [
+      ['save-hidden-states', client.jobs[0].args],
+      ['compute-directions', [cache]],
+    ]);
+    assert.match(mock.shown[1].message, /directions computed from x\.safetensors/);
+    assert.deepEqual(mock.shown[1].actions, ['Open Chart']);
+    await settle();
+    assert.deepEqual(charts.opened, [['openChart', stats]]);
+  });
+
+  it('Chart Direction Quality opens the statistics beside the cache, or offers to compute them first', async () => {
+    const { s, client, charts } = setup({ caches: ['a.safetensors', 'b.safetensors'] });
+    const dir = path.join(s.outputPath, 'hidden_states');
+    write(path.join(dir, 'a.directions.json'), {});
+    write(path.join(dir, 'a.directions.safetensors'), 'x');
+    const node = (f: string) => ({ id: f, kind: 'cacheEntry' as const, label: f, resourcePath: path.join(dir, f) });
+    assert.equal(await vscode.commands.executeCommand('layerlab.chartDirections', node('a.safetensors')), path.join(dir, 'a.directions.json'));
+    assert.deepEqual(charts.opened, [['openDirectionChart', path.join(dir, 'a.directions.json')]]);
+    assert.equal(client.jobs.length, 0);
+
+    client.behaviour = async (job) => {
+      write(path.join(dir, 'b.directions.json'), {});
+      return { jobId: '1', job, output: '', files: [path.join(dir, 'b.directions.safetensors'), path.join(dir, 'b.directions.json')], seconds: 1 };
+    };
+    mock.messageAnswers = ['Compute Directions'];
+    assert.equal(await vscode.commands.executeCommand('layerlab.chartDirections', node('b.safetensors')), undefined);
+    assert.match(mock.shown[0].message, /no directions have been computed from b\.safetensors yet/);
+    await settle();
+    assert.deepEqual(client.jobs.map((j) => [j.job, j.args]), [['compute-directions', [path.join(dir, 'b.safetensors')]]]);
+    assert.deepEqual(charts.opened[1], ['openDirectionChart', path.join(dir, 'b.directions.json')], 'the chart opens once computed');
+    assert.equal(mock.shown.length, 1, 'no second offer');
+
+    // From the palette: the caches to choose from leave the directions files out.
+    mock.quickPicks = [(items: { label: string }[]) => items.find((i) => i.label === 'a.safetensors')];
+    await vscode.commands.executeCommand('layerlab.chartDirections');
+    assert.deepEqual(mock.quickPickCalls[0].items.map((i) => i.label), ['a.safetensors', 'b.safetensors']);
+  });
+
+  it('a finished sweep offers its chart: the run file the job names, else the one it just wrote', async () => {
+    const { s, client, charts } = setup({ models: ['a'], datasets: ['x.json'], caches: ['c.safetensors'] });
+    const old = path.join(s.outputPath, 'runs', 'a', 'x.sweep.old.json');
+    const fresh = path.join(s.outputPath, 'runs', 'a', 'x.sweep.new.json');
+    const runJson = { format: 'layerlab-run', complete: true, progress: { done: 1, total: 1 }, spec: { command: 'sweep', data: { name: 'x' } }, results: [] };
+    write(old, runJson);
+    const t = Date.now() / 1000 - 3600;
+    fs.utimesSync(old, t, t);
+    client.behaviour = async (job) => {
+      write(fresh, runJson);
+      return { jobId: '1', job, output: '', files: [], seconds: 1 };
+    };
+    mock.quickPicks = ['post'];
+    mock.inputs = [null];
+    mock.messageAnswers = ['Open Chart'];
+    await vscode.commands.executeCommand('layerlab.sweep');
+    assert.match(mock.shown[0].message, /layer sweep finished: \.layerlab\/output\/runs\/a\/x\.sweep\.new\.json/);
+    await settle();
+    assert.deepEqual(charts.opened, [['openChart', fresh]]);
+
+    // A job that names its run file is believed.
+    client.behaviour = async (job) => ({ jobId: '2', job, output: '', files: [old], seconds: 1 });
+    mock.quickPicks = ['post'];
+    mock.inputs = [null, null];
+    mock.messageAnswers = ['Open Chart'];
+    await vscode.commands.executeCommand('layerlab.evaluate');
+    await settle();
+    assert.deepEqual(charts.opened[1], ['openChart', old]);
   });
 });

@@ -21,7 +21,7 @@ import { runtimeCommand } from '../../extension/spawn';
 import { parseCommandArgs } from '../../runtime/cli/args';
 import { computeDirectionsCommand } from '../../runtime/cli/computeDirections';
 import { saveHiddenStatesCommand } from '../../runtime/cli/saveHiddenStates';
-import { DEMO_OPTIONS } from '../../runtime/server/jobs/demo';
+import { DEMO_OPTIONS } from '../../runtime/cli/demo';
 
 const cpu = { provider: 'cpu' as const, threads: 0 };
 
@@ -70,10 +70,11 @@ describe('job arguments (the CLI twin argv)', () => {
     assert.deepEqual(dirs.positionals, ['/c.safetensors']);
   });
 
-  it('demo args parse with the runtime demo job’s own option spec (no unknown flags)', () => {
-    const args = demoArgs({ modelsPath: '/w/.layerlab/models', outputPath: '/w/.layerlab/output' }, { provider: 'cpu', threads: 2 });
+  it('demo args parse with the demo’s own option spec (no unknown flags), the datasets folder from settings', () => {
+    const args = demoArgs({ modelsPath: '/w/.layerlab/models', datasetsPath: '/w/data', outputPath: '/w/.layerlab/output' }, { provider: 'cpu', threads: 2 });
     const { values } = parseCommandArgs(args, DEMO_OPTIONS);
     assert.equal(values.models_path, '/w/.layerlab/models');
+    assert.equal(values.datasets_path, '/w/data');
     assert.equal(values.output_path, '/w/.layerlab/output');
     assert.equal(values.provider, 'cpu');
     assert.equal(values.threads, '2');
@@ -118,7 +119,6 @@ describe('settings', () => {
       cache: '/ws/.layerlab/output/hidden_states',
       directions: '/ws/.layerlab/output/directions',
       runs: '/ws/.layerlab/output/runs',
-      demo: '/ws/.layerlab/output/demo',
     });
   });
 

@@ -2,10 +2,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Command } from '../../runtime/cli/command';
+import { computeDirectionsCommand } from '../../runtime/cli/computeDirections';
+import { evaluateCommand } from '../../runtime/cli/evaluate';
+import { saveHiddenStatesCommand } from '../../runtime/cli/saveHiddenStates';
+import { sweepCommand } from '../../runtime/cli/sweep';
 import { progressPrinter } from '../../runtime/cli/progress';
 import type { LogLevel } from '../../runtime/protocol/requests';
 import { cliJob, parseProgressLine } from '../../runtime/server/cliJob';
 import type { JobContext } from '../../runtime/server/job';
+import { JOBS } from '../../runtime/server/registry';
 
 function fakeContext(args: string[], signal = new AbortController().signal) {
   const out: string[] = [];
@@ -65,6 +70,33 @@ describe('CLI commands as jobs', () => {
       [0, 2, undefined],
       [2, 2, 'done'],
     ]);
+  });
+
+  it('passes on the files a command returns; none when it returns nothing', async () => {
+    const writes = (files?: string[]): Command => ({
+      name: 'save-hidden-states',
+      summary: 'x',
+      options: {},
+      async run() {
+        return files ? { files } : undefined;
+      },
+    });
+    assert.deepEqual(await cliJob(writes(['/o/a.safetensors'])).run(fakeContext([]).ctx), { files: ['/o/a.safetensors'] });
+    assert.equal(await cliJob(writes()).run(fakeContext([]).ctx), undefined);
+    assert.equal(await cliJob(writes([])).run(fakeContext([]).ctx), undefined);
+  });
+
+  it('the runtime runs the CLI twins of the palette commands as jobs', () => {
+    assert.deepEqual(Object.keys(JOBS).sort(), ['compute-directions', 'demo', 'evaluate', 'generate', 'save-hidden-states', 'sweep']);
+    for (const [name, cmd] of [
+      ['save-hidden-states', saveHiddenStatesCommand],
+      ['compute-directions', computeDirectionsCommand],
+      ['evaluate', evaluateCommand],
+      ['sweep', sweepCommand],
+    ] as const) {
+      assert.equal(cmd.name, name);
+      assert.equal(JOBS[name]!.summary, cmd.summary, `${name} is its CLI command`);
+    }
   });
 
   it("a command's failure is the job's failure", async () => {

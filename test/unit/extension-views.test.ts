@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { describeFailure, progressStep, statusBarView, untrustedMessage } from '../../extension/presentation';
 import { RuntimeRequestError } from '../../extension/runtimeClient';
 import { cacheFileNodes, cacheNodes, datasetNodes, formatBytes, modelNodes, runNodes } from '../../extension/treeData';
-import { countRecords, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
+import { CACHE_FILE_RE, countRecords, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
+import { directionPaths } from '../../runtime/analysis/directions';
 import type { ModelInfo } from '../../runtime/protocol/requests';
 import type { CacheEntryInfo, RunFile } from '../../runtime/protocol/results';
 import { tmpDir } from '../helpers/tmp';
@@ -80,7 +81,7 @@ describe('workspace scans', () => {
     assert.throws(() => countRecords('"x"', 'json'), /not a list of records/);
   });
 
-  it('lists runs newest first, with the demo generations and unreadable files', async () => {
+  it('lists runs newest first (the demo’s sweep among them), with unreadable files; other JSON is left out', async () => {
     const dir = tmpDir();
     const run: RunFile = {
       format: 'layerlab-run',
@@ -117,36 +118,56 @@ describe('workspace scans', () => {
       ],
       timing: { totalSeconds: 1, itemsPerSecond: 1 },
     };
-    write(path.join(dir, 'runs', 'eval.json'), run);
+    const sweep: RunFile = {
+      ...run,
+      complete: true,
+      spec: { ...run.spec, command: 'sweep', data: { ...run.spec.data, name: 'demo-reason-mem' } },
+      progress: { done: 10, total: 10 },
+    };
+    write(path.join(dir, 'runs', 'llama', 'eval.json'), run);
     write(path.join(dir, 'runs', 'stats.json'), { format: 'layerlab-directions' });
     write(path.join(dir, 'runs', 'torn.json'), '{"format": "layer');
-    write(path.join(dir, 'demo', 'generations.json'), { format: 'layerlab-demo-generations', provider: 'cpu', generations: [{}, {}] });
+    write(path.join(dir, 'runs', 'demo', 'demo-reason-mem.sweep.0123456789.json'), sweep);
     const t = Date.now() / 1000;
-    fs.utimesSync(path.join(dir, 'runs', 'eval.json'), t - 100, t - 100);
+    fs.utimesSync(path.join(dir, 'runs', 'llama', 'eval.json'), t - 100, t - 100);
     fs.utimesSync(path.join(dir, 'runs', 'torn.json'), t - 200, t - 200);
-    fs.utimesSync(path.join(dir, 'demo', 'generations.json'), t, t);
-    const runs = await scanRuns(path.join(dir, 'runs'), path.join(dir, 'demo'));
-    assert.deepEqual(runs.map((r) => r.kind), ['demo', 'run', 'unreadable']);
+    fs.utimesSync(path.join(dir, 'runs', 'demo', 'demo-reason-mem.sweep.0123456789.json'), t, t);
+    const runs = await scanRuns(path.join(dir, 'runs'));
+    assert.deepEqual(runs.map((r) => [r.kind, r.name]), [
+      ['run', path.join('demo', 'demo-reason-mem.sweep.0123456789.json')],
+      ['run', path.join('llama', 'eval.json')],
+      ['unreadable', 'torn.json'],
+    ]);
     const nodes = runNodes(runs);
-    assert.equal(nodes[0].label, 'demo generations');
-    assert.match(nodes[0].description!, /^2 prompts · CPU · /);
-    assert.equal(nodes[0].command?.command, 'layerlab.openRunChart');
+    assert.equal(nodes[0].label, 'sweep · demo-reason-mem');
+    assert.equal(nodes[0].kind, 'run');
+    assert.match(nodes[0].description!, /^R 50\.0% \/ M 25\.0% · /);
+    assert.deepEqual(nodes[0].command, { command: 'layerlab.openRunChart', title: 'Open Run Chart', arguments: [path.join(dir, 'runs', 'demo', 'demo-reason-mem.sweep.0123456789.json')] });
     assert.equal(nodes[1].label, 'evaluate · mmlu');
     assert.match(nodes[1].description!, /^partial 3\/10 · R 50\.0% \/ M 25\.0% · /);
     assert.equal(nodes[1].children?.[0].label, 'baseline');
     assert.equal(nodes[2].description, 'unreadable');
   });
 
-  it('finds cache files recursively', async () => {
+  it('finds cache files recursively, leaving out the directions computed beside them', async () => {
     const dir = tmpDir();
     write(path.join(dir, 'mmlu', 'a.safetensors'), 'x'.repeat(2048));
+    write(path.join(dir, 'mmlu', 'a.directions.safetensors'), 'x');
+    write(path.join(dir, 'mmlu', 'a.directions.json'), '{}');
     write(path.join(dir, 'b.safetensors.partial'), 'x');
-    const files = await scanFiles(dir, /\.safetensors$/);
+    const files = await scanFiles(dir, CACHE_FILE_RE);
     assert.deepEqual(files.map((f) => [f.name, f.bytes]), [[path.join('mmlu', 'a.safetensors'), 2048]]);
     const nodes = cacheFileNodes(files, 'why not');
     assert.equal(nodes[0].kind, 'cacheFile');
     assert.equal(nodes[0].description, '2.0 KB');
     assert.match(nodes[0].tooltip!, /why not/);
+  });
+
+  it('finds a cache’s direction statistics where compute-directions writes them', () => {
+    for (const cache of ['/o/hidden_states/demo/demo-reason-mem.safetensors', '/o/x.y.safetensors']) {
+      assert.equal(directionStatsPathOf(cache), directionPaths(cache).stats);
+    }
+    assert.ok(!CACHE_FILE_RE.test(path.basename(directionPaths('/o/a.safetensors').directions)));
   });
 });
 

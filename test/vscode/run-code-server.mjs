@@ -8,9 +8,12 @@
 //    replaced by Debian's binary through its cache, --unsafe-perm, npm_config_yes=true;
 // 2. packages the VSIX (test/vscode/package-vsix.mjs) and installs it with --install-extension;
 // 3. starts code-server on 127.0.0.1 with workspace trust disabled and opens a fresh folder;
-// 4. runs "LayerLab: Run Demo" from the command palette, waits for it, opens the LayerLab
-//    sidebar and checks its views show the demo model and its result; screenshots go to
-//    test-output/vscode/;
+// 4. runs "LayerLab: Run Demo" from the command palette (the whole pipeline on the demo model:
+//    cache → directions → sweep), checks the sweep's chart panel opens and draws its accuracy
+//    chart, that the LayerLab sidebar shows the demo model, dataset, cache (with its hook points)
+//    and run; reloads the window (Developer: Reload Window) and checks the panel serializer
+//    restores the chart; closes it and opens it again with "LayerLab: Open Run Chart", then
+//    opens the cache's "LayerLab: Chart Direction Quality"; screenshots go to test-output/vscode/;
 // 5. runs the mocha suite (test/vscode/suite) inside code-server's extension host through the
 //    extensionTestsPath payload, against the installed extension.
 // Exits 0 when everything passed, 1 with the reason otherwise; skips (exit 0) only when Chromium
@@ -188,7 +191,7 @@ async function main() {
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
 
-    // ---- The user's path: command palette → Run Demo → sidebar views.
+    // ---- The user's path: command palette → Run Demo → chart → sidebar → reload → Open Run Chart.
     await phase('Run Demo from the command palette', async () => {
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
       page.on('pageerror', (e) => serverLog.write(`[page error] ${e.message}\n`));
@@ -198,29 +201,82 @@ async function main() {
       await page.screenshot({ path: path.join(OUT, '01-workbench.png') });
 
       await runFromPalette(page, 'LayerLab: Run Demo');
-      const gen = path.join(uiWorkspace, '.layerlab', 'output', 'demo', 'generations.json');
-      await waitFor(`the demo result ${gen}`, () => fs.existsSync(gen), 180_000);
+      const runsDir = path.join(uiWorkspace, '.layerlab', 'output', 'runs', 'demo');
+      const runFile = await waitFor(
+        `the demo's sweep run file in ${runsDir}`,
+        () => {
+          const f = fs.existsSync(runsDir) && fs.readdirSync(runsDir).find((n) => /\.sweep\.[0-9a-f]+\.json$/.test(n));
+          if (!f) return undefined;
+          try {
+            return JSON.parse(fs.readFileSync(path.join(runsDir, f), 'utf8')).complete === true ? f : undefined;
+          } catch {
+            return undefined; // being replaced
+          }
+        },
+        120_000,
+      );
       await page.locator('.notifications-toasts', { hasText: 'LayerLab: demo finished' }).waitFor({ timeout: 60_000 });
+      const toast = await page.locator('.notifications-toasts').innerText();
+      if (!/random weights/.test(toast)) fail(`the demo's message does not say the weights are random: ${toast}`);
       await page.screenshot({ path: path.join(OUT, '02-demo-finished.png') });
 
+      // The chart panel: a tab titled after the run, its page drawing the accuracy chart.
+      await page.locator('.tabs-container .tab', { hasText: `Run: ${runFile}` }).waitFor({ timeout: 30_000 });
+      const drawn = await chartDrawn(page, 'first open');
+      console.log(`[vscode-e2e] run chart: ${JSON.stringify(drawn)}`);
+      await page.screenshot({ path: path.join(OUT, '03-run-chart.png') });
+
+      // The sidebar: every view shows what the demo wrote.
       await runFromPalette(page, 'View: Show LayerLab');
-      const models = paneOf(page, 'Models');
-      const runs = paneOf(page, 'Runs');
-      await models.locator('.monaco-list-row', { hasText: 'demo' }).first().waitFor({ timeout: 30_000 });
-      await runs.locator('.monaco-list-row', { hasText: 'demo generations' }).first().waitFor({ timeout: 30_000 });
-      // Expand the model to show its details.
-      await models.locator('.monaco-list-row', { hasText: 'demo' }).first().click();
-      await models.locator('.monaco-list-row', { hasText: 'd_model' }).first().waitFor({ timeout: 10_000 });
+      const rowOf = (pane, text) => paneOf(page, pane).locator('.monaco-list-row', { hasText: text }).first();
+      await rowOf('Models', 'demo').waitFor({ timeout: 30_000 });
+      await rowOf('Datasets', 'demo-reason-mem.json').waitFor({ timeout: 30_000 });
+      await rowOf('Runs', 'sweep · demo-reason-mem').waitFor({ timeout: 30_000 });
+      // The cache view details come from the runtime (running now): expand the cache entry.
+      await rowOf('Hidden-State Cache', 'complete').waitFor({ timeout: 30_000 });
+      await rowOf('Hidden-State Cache', 'demo-reason-mem').click();
+      await rowOf('Hidden-State Cache', 'blocks.1.hook_resid_post').waitFor({ timeout: 10_000 });
+      await rowOf('Models', 'demo').click();
+      await rowOf('Models', 'd_model').waitFor({ timeout: 10_000 });
       const rows = {};
       for (const name of ['Models', 'Datasets', 'Hidden-State Cache', 'Runs']) {
         rows[name] = await paneOf(page, name).locator('.monaco-list-row').allInnerTexts().catch(() => []);
       }
       fs.writeFileSync(path.join(OUT, 'tree-views.json'), JSON.stringify(rows, null, 2) + '\n');
       console.log(`[vscode-e2e] tree views: ${JSON.stringify(rows)}`);
-      if (!rows.Models.some((r) => r.includes('demo'))) fail(`the Models view does not show the demo model: ${JSON.stringify(rows.Models)}`);
+      const hooks = rows['Hidden-State Cache'].filter((r) => /^blocks\.\d+\.hook_resid_(pre|post)/.test(r));
+      if (hooks.length !== 4) fail(`the Hidden-State Cache view shows ${hooks.length} hook points, not 4: ${JSON.stringify(rows['Hidden-State Cache'])}`);
       const status = await page.locator('.statusbar-item', { hasText: 'LayerLab' }).first().innerText();
       console.log(`[vscode-e2e] status bar: ${status.replace(/\s+/g, ' ')}`);
-      await page.screenshot({ path: path.join(OUT, '03-sidebar.png') });
+      await page.screenshot({ path: path.join(OUT, '04-sidebar.png') });
+
+      // Reload: the chart comes back through the panel serializer (activation on
+      // onWebviewPanel:layerlab.runChart, the page state holding the run's path).
+      await runFromPalette(page, 'Developer: Reload Window');
+      await page.locator('.monaco-workbench .statusbar').waitFor({ timeout: 60_000 });
+      await page.locator('.tabs-container .tab', { hasText: `Run: ${runFile}` }).waitFor({ timeout: 30_000 });
+      const restored = await chartDrawn(page, 'after the reload');
+      if (restored.datasets !== drawn.datasets) fail(`the restored chart draws ${restored.datasets} series, the first ${drawn.datasets}`);
+      await page.screenshot({ path: path.join(OUT, '05-run-chart-restored.png') });
+
+      // Close it, and open it again from the palette.
+      await runFromPalette(page, 'View: Close All Editors');
+      await page.locator('.tabs-container .tab', { hasText: `Run: ${runFile}` }).waitFor({ state: 'detached', timeout: 10_000 });
+      await runFromPalette(page, 'LayerLab: Open Run Chart');
+      const pick = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'sweep · demo-reason-mem' }).first();
+      await pick.waitFor({ timeout: 15_000 });
+      await pick.click();
+      await page.locator('.tabs-container .tab', { hasText: `Run: ${runFile}` }).waitFor({ timeout: 30_000 });
+      await chartDrawn(page, 'Open Run Chart');
+      await page.screenshot({ path: path.join(OUT, '06-open-run-chart.png') });
+
+      // The cache's direction quality (AUC per layer), from the palette: one cache, no question.
+      await runFromPalette(page, 'View: Close All Editors');
+      await runFromPalette(page, 'LayerLab: Chart Direction Quality');
+      await page.locator('.tabs-container .tab', { hasText: 'Directions: demo-reason-mem.directions.json' }).waitFor({ timeout: 30_000 });
+      const auc = await chartDrawn(page, 'Chart Direction Quality', 'direction-auc');
+      console.log(`[vscode-e2e] direction chart: ${JSON.stringify(auc)}`);
+      await page.screenshot({ path: path.join(OUT, '07-direction-chart.png') });
       await page.close();
     });
 
@@ -267,6 +323,31 @@ async function main() {
   fs.writeFileSync(path.join(OUT, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   console.log(`[vscode-e2e] passed in ${summary.totalSeconds.toFixed(0)} s; screenshots in test-output/vscode/`);
   return 0;
+}
+
+/**
+ * Waits until the chart page inside the active webview has drawn the chart `chartId` (a
+ * chart.js instance on its canvas, with series), and returns what it drew. VS Code shows a
+ * webview in an iframe holding another (#active-frame) with the page.
+ */
+async function chartDrawn(page, when, chartId = 'accuracy-reasoning') {
+  const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  const canvas = frame.locator(`[data-chart="${chartId}"] canvas`);
+  try {
+    await canvas.waitFor({ timeout: 30_000 });
+  } catch {
+    fail(`${when}: the ${chartId} canvas did not appear in the webview`);
+  }
+  const start = Date.now();
+  for (;;) {
+    const drawn = await canvas.evaluate((c) => {
+      const chart = window.LayerLabChart?.getChart(c);
+      return chart ? { datasets: chart.data.datasets.length, points: chart.data.datasets.reduce((a, d) => a + d.data.length, 0), width: c.width, height: c.height } : null;
+    });
+    if (drawn && drawn.datasets > 0 && drawn.points > 0 && drawn.width > 0) return drawn;
+    if (Date.now() - start > 15_000) fail(`${when}: the ${chartId} canvas has no chart with data: ${JSON.stringify(drawn)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** The sidebar pane whose header says `title`. */

@@ -1,8 +1,9 @@
 /**
  * LayerLab inside a real VS Code (code-server here, desktop VS Code through
  * @vscode/test-electron): the installed extension activates, contributes its commands, runs the
- * demo through its runtime process (spawned with the editor's own Node), fills its views,
- * loads a model, cancels a job and restarts its runtime. The workspace is a fresh folder.
+ * demo pipeline through its runtime process (spawned with the editor's own Node), opens the
+ * sweep's chart panel, fills its views, opens the direction chart, loads a model, cancels a job
+ * and restarts its runtime. The workspace is a fresh folder.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -35,16 +36,46 @@ describe('LayerLab in VS Code', () => {
     assert.ok(declared.length >= 10);
   });
 
-  it('Run Demo writes the demo model and its result, opens it and fills the views', async () => {
+  it('Run Demo runs the pipeline on the demo model, opens the sweep as a chart and fills the views', async () => {
     const r = (await vscode.commands.executeCommand('layerlab.runDemo')) as RunJobResult | undefined;
     assert.ok(r, 'Run Demo returned a result (see the LayerLab output for the error)');
-    const gen = path.join(ws, '.layerlab', 'output', 'demo', 'generations.json');
-    assert.ok(fs.existsSync(gen), `${gen} exists`);
+    const runsDir = path.join(ws, '.layerlab', 'output', 'runs', 'demo');
+    const runs = fs.readdirSync(runsDir);
+    assert.equal(runs.length, 1, `one run file in ${runsDir}: ${runs}`);
+    const run = path.join(runsDir, runs[0]);
+    assert.equal(r.files[0], run);
+    assert.equal(JSON.parse(fs.readFileSync(run, 'utf8')).complete, true);
     assert.ok(fs.existsSync(path.join(ws, '.layerlab', 'models', 'demo', 'model.safetensors')));
-    assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, gen, 'the result is open');
+    assert.ok(fs.existsSync(path.join(ws, '.layerlab', 'datasets', 'demo-reason-mem.json')));
+
+    // The chart panel is open on the run, as an editor tab of its own.
+    assert.deepEqual(api.charts().map((c) => [c.page, c.file]), [['run', run]]);
+    const chartTab = () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .find((t) => t.input instanceof vscode.TabInputWebview && /layerlab\.runChart$/.test(t.input.viewType));
+    // The tab model follows the panel asynchronously.
+    for (let i = 0; i < 50 && !chartTab(); i++) await new Promise((r) => setTimeout(r, 100));
+    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
+    assert.equal(chartTab()?.label, `Run: ${runs[0]}`, `a run chart tab among ${JSON.stringify(tabs)}`);
+
     assert.deepEqual((await api.views.models.nodes()).map((n) => n.label), ['demo']);
-    assert.deepEqual((await api.views.runs.nodes()).map((n) => n.label), ['demo generations']);
+    assert.deepEqual((await api.views.datasets.nodes()).map((n) => n.label), ['demo-reason-mem.json']);
+    assert.deepEqual((await api.views.runs.nodes()).map((n) => n.label), ['sweep · demo-reason-mem']);
+    const caches = await api.views.cache.nodes();
+    assert.deepEqual(caches.map((n) => n.label), ['demo-reason-mem']);
+    assert.equal(caches[0].children?.length, 4, 'four hook points');
     assert.equal(api.client.state, 'ready');
+  });
+
+  it('Open Run Chart reveals the open chart; Chart Direction Quality opens the cache’s directions', async () => {
+    const [runNode] = await api.views.runs.nodes();
+    await vscode.commands.executeCommand('layerlab.openRunChart', runNode.resourcePath);
+    assert.equal(api.charts().length, 1, 'the open panel is revealed, not duplicated');
+    const [cache] = await api.views.cache.nodes();
+    const stats = await vscode.commands.executeCommand('layerlab.chartDirections', cache);
+    assert.equal(stats, path.join(ws, '.layerlab', 'output', 'hidden_states', 'demo', 'demo-reason-mem.directions.json'));
+    assert.deepEqual(api.charts().map((c) => c.page).sort(), ['directions', 'run']);
   });
 
   it('Select Model loads the demo model and reports its provider', async () => {
@@ -61,14 +92,17 @@ describe('LayerLab in VS Code', () => {
   it('cancelling a job stops it in the runtime', async () => {
     const cts = new vscode.CancellationTokenSource();
     const s = api.settings()!;
-    const job = api.client.runJob('demo', ['--models_path', s.modelsPath, '--output_path', path.join(s.outputPath, 'cancelled'), '--prompts', '100000'], {
+    const out = path.join(s.outputPath, 'cancelled');
+    const job = api.client.runJob('demo', ['--models_path', s.modelsPath, '--datasets_path', s.datasetsPath, '--output_path', out], {
       token: cts.token,
       onProgress: (p) => {
-        if (p.done >= 3) cts.cancel();
+        // Once it is caching hidden states (past writing the inputs and loading the model).
+        if (p.done >= 1) cts.cancel();
       },
     });
     await assert.rejects(job, (e: Error & { kind?: string }) => e.kind === 'cancelled');
     assert.equal(api.client.state, 'ready');
+    assert.ok(!fs.existsSync(path.join(out, 'runs')), 'no run was written');
   });
 
   it('Restart Runtime starts a fresh runtime process', async () => {

@@ -27,6 +27,7 @@ import {
 import { COMMANDS_NEEDING_TRUST, describeFailure, progressMessage, progressStep, untrustedMessage } from './presentation';
 import type { RuntimeClient } from './runtimeClient';
 import { outputFolders, type LayerLabSettings } from './settings';
+import { RECORD_SCHEME, recordQuery } from './datasetInspection';
 import type { TreeNodeData } from './treeData';
 import type { NodeTreeProvider } from './views';
 import { CACHE_FILE_RE, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
@@ -50,6 +51,7 @@ export const PALETTE_COMMANDS = {
 export const INTERNAL_COMMANDS = {
   'layerlab.refreshViews': 'Refresh',
   'layerlab.openDataset': 'Open Dataset (read-only)',
+  'layerlab.openRecord': 'Open Record (read-only)',
   'layerlab.revealFile': 'Reveal in File Explorer',
 } as const;
 
@@ -113,6 +115,7 @@ export class LayerLabCommands {
       'layerlab.runDemo': () => this.runDemo(),
       'layerlab.refreshViews': async () => this.refreshAll(),
       'layerlab.openDataset': (a) => this.openDataset(a),
+      'layerlab.openRecord': (a) => this.openRecord(a),
       'layerlab.revealFile': (a) => this.revealFile(a),
     };
     return Object.entries(handlers).map(([id, fn]) => vscode.commands.registerCommand(id, (arg?: Target) => this.guard(id as CommandId, () => fn(arg))));
@@ -564,6 +567,22 @@ export class LayerLabCommands {
     await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
     // Datasets are inputs: opening one to look at it must not invite edits.
     await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession');
+  }
+
+  /**
+   * Shows one dataset record as a read-only virtual document (scheme `layerlab-record`, served
+   * by the runtime's `inspectDataset`); the argument is what a record node's click passes.
+   */
+  async openRecord(a?: unknown): Promise<void> {
+    const r = a as { file?: unknown; recordId?: unknown } | undefined;
+    if (!r || typeof r.file !== 'string' || typeof r.recordId !== 'string') throw new CommandError('no record selected.');
+    const uri = vscode.Uri.from({
+      scheme: RECORD_SCHEME,
+      path: `/${path.basename(r.file)}/${r.recordId.replace(/[\\/]/g, '_')}.json`,
+      query: recordQuery(r.file, r.recordId),
+    });
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc, { preview: true });
   }
 
   async revealFile(t?: Target): Promise<void> {

@@ -4,10 +4,12 @@
  * modules beside this one; this file only connects them to the VS Code API.
  */
 import * as vscode from 'vscode';
+import type { DatasetInspection } from '../runtime/protocol/requests';
 import { openChart, openChartPanels, openDirectionChart, openRunChart, registerChartPanels } from './chartPanel';
 import { LayerLabCommands, type ChartOpener, type ViewName } from './commands';
 import { statusBarView } from './presentation';
 import { RuntimeClient, RuntimeRequestError, type Spawner } from './runtimeClient';
+import { DatasetInspections, parseRecordQuery, RECORD_SCHEME, recordDocumentText } from './datasetInspection';
 import { isRunning } from './runtimeState';
 import { outputFolders, resolveSettings, type LayerLabSettings, type RawSettings } from './settings';
 import { nodeSpawner } from './spawn';
@@ -98,6 +100,9 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
   updateStatus();
 
   // Views.
+  const inspections = new DatasetInspections();
+  /** The runtime loaded the file and said what is wrong with it (not: the runtime went away). */
+  const isAnsweredFailure = (e: unknown) => e instanceof RuntimeRequestError && ['data', 'io', 'usage'].includes(e.kind);
   const onLoadError = (view: string, e: Error) => log.error(`${view}: ${e.message}`);
   const noFolder = async (): Promise<TreeNodeData[]> => [];
   const views: Record<ViewName, NodeTreeProvider> = {
@@ -111,7 +116,26 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
     ),
     datasets: new NodeTreeProvider('layerlab.datasets', async () => {
       const s = settings();
-      return s ? datasetNodes(await scanDatasets(s.datasetsPath)) : noFolder();
+      if (!s) return noFolder();
+      const entries = await scanDatasets(s.datasetsPath);
+      const found = new Map<string, DatasetInspection>();
+      const errors = new Map<string, string>();
+      // As for caches: only a runtime already running is asked (browsing starts nothing), and
+      // its answers are kept per file and modification time.
+      if (vscode.workspace.isTrusted && isRunning(rt.state)) {
+        await Promise.all(
+          entries.map(async (e) => {
+            try {
+              const r = await inspections.get(e.path, (p) => rt.inspectDataset(p), isAnsweredFailure);
+              if (r.ok) found.set(e.path, r.inspection);
+              else errors.set(e.path, r.error);
+            } catch (err) {
+              log.warn(`datasets: ${e.name}: ${(err as Error).message}`);
+            }
+          }),
+        );
+      }
+      return datasetNodes(entries, found, errors);
     }, onLoadError),
     cache: new NodeTreeProvider('layerlab.cache', async () => {
       const s = settings();
@@ -148,7 +172,10 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
   context.subscriptions.push(
     rt.onDidChangeState(() => {
       if (rt.model !== lastModel) views.models.refresh();
-      if (isRunning(rt.state) !== isRunning(lastState)) views.cache.refresh();
+      if (isRunning(rt.state) !== isRunning(lastState)) {
+        views.cache.refresh();
+        views.datasets.refresh();
+      }
       lastState = rt.state;
       lastModel = rt.model;
     }),
@@ -180,6 +207,22 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
     vscode.workspace.onDidChangeWorkspaceFolders(() => {
       watch();
       for (const v of Object.values(views)) v.refresh();
+    }),
+  );
+
+  // Dataset records open as read-only virtual documents, served by the running runtime.
+  context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(RECORD_SCHEME, {
+      async provideTextDocumentContent(uri) {
+        const q = parseRecordQuery(uri.query);
+        if (!q) return '// not a LayerLab record address\n';
+        if (!isRunning(rt.state)) return recordDocumentText(q.file, q.id, undefined, 'the LayerLab runtime is not running: start it to see this record');
+        try {
+          return recordDocumentText(q.file, q.id, await rt.inspectDataset({ file: q.file, recordId: q.id, limit: 0 }));
+        } catch (e) {
+          return recordDocumentText(q.file, q.id, undefined, `cannot read the record: ${(e as Error).message}`);
+        }
+      },
     }),
   );
 

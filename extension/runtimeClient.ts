@@ -23,6 +23,7 @@ import {
   ExitNotification,
   GenerateRequest,
   InitializeRequest,
+  InspectDatasetRequest,
   ListCachesRequest,
   LoadModelRequest,
   LogNotification,
@@ -32,8 +33,10 @@ import {
   RunJobRequest,
   ShutdownRequest,
   type GenerateParams,
+  type DatasetInspection,
   type GenerateResult,
   type InitializeResult,
+  type InspectDatasetParams,
   type JobName,
   type LoadModelParams,
   type LogLevel,
@@ -434,6 +437,11 @@ export class RuntimeClient {
 
   generate(params: GenerateParams, token?: CancellationTokenLike): Promise<GenerateResult> {
     return this.send(GenerateRequest, params, { long: true, token });
+  }
+
+  /** Loads a dataset in the runtime and describes it (counts, labels, the first records). */
+  inspectDataset(params: InspectDatasetParams, token?: CancellationTokenLike): Promise<DatasetInspection> {
+    return this.send(InspectDatasetRequest, params, { long: false, token });
   }
 
   listCaches(folder: string, token?: CancellationTokenLike): Promise<CacheEntryInfo[]> {

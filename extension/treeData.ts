@@ -4,12 +4,12 @@
  * and context value is decided here, where unit tests see it.
  */
 import * as path from 'node:path';
-import type { ModelInfo } from '../runtime/protocol/requests';
+import type { DatasetInspection, ModelInfo } from '../runtime/protocol/requests';
 import type { Accuracy, CacheEntryInfo } from '../runtime/protocol/results';
 import type { DatasetEntry, FileEntry, ModelEntry, RunEntry } from './workspaceScan';
 
 /** Context values: package.json's `view/item/context` menus match on these. */
-export type NodeKind = 'model' | 'dataset' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'detail' | 'message';
+export type NodeKind = 'model' | 'dataset' | 'record' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'detail' | 'message';
 
 export interface TreeNodeData {
   /** Unique within its view, stable across refreshes (keeps expansion and selection). */
@@ -96,8 +96,54 @@ export function modelNodes(entries: ModelEntry[], loaded?: ModelInfo, selectedPa
   return nodes;
 }
 
-export function datasetNodes(entries: DatasetEntry[]): TreeNodeData[] {
+/** Records listed under a dataset before the "… N more" node. */
+export const RECORD_PAGE = 200;
+
+/**
+ * Datasets: with the runtime's inspection (`inspections`, by path), the record count, label
+ * counts and the records themselves (opening one shows it read-only); without it, what the
+ * folder scan could count. `inspectionErrors` says why the runtime could not load a file.
+ */
+export function datasetNodes(
+  entries: DatasetEntry[],
+  inspections: ReadonlyMap<string, DatasetInspection> = new Map(),
+  inspectionErrors: ReadonlyMap<string, string> = new Map(),
+): TreeNodeData[] {
   return entries.map((e) => {
+    const id = `dataset:${e.path}`;
+    const command = { command: 'layerlab.openDataset', title: 'Open Dataset', arguments: [e.path] };
+    const ins = inspections.get(e.path);
+    if (ins) {
+      const { reasoning, memorization, unlabeled } = ins.labels;
+      const labels = `R ${reasoning} / M ${memorization}${unlabeled ? ` / unlabeled ${unlabeled}` : ''}`;
+      const children: TreeNodeData[] = ins.preview.slice(0, RECORD_PAGE).map((r) => ({
+        id: `${id}#record:${r.id}`,
+        kind: 'record' as const,
+        label: r.question,
+        description: [r.label ?? 'unlabeled', r.category, r.answer !== undefined ? `answer ${r.answer}` : undefined].filter(Boolean).join(' · '),
+        tooltip: `${r.id} (record ${r.index + 1} of ${ins.records})`,
+        icon: r.label === 'reasoning' ? 'lightbulb' : r.label === 'memorization' ? 'book' : 'circle-outline',
+        command: { command: 'layerlab.openRecord', title: 'Open Record', arguments: [{ file: e.path, recordId: r.id }] },
+      }));
+      const shown = children.length;
+      if (ins.records > shown) children.push(messageNode(`${id}#more`, `… ${ins.records - shown} more`, 'ellipsis', 'Open the dataset to see every record.'));
+      return {
+        id,
+        kind: 'dataset',
+        label: e.name,
+        description: [`${ins.records} records`, labels, formatBytes(e.bytes)].join(' · '),
+        tooltip: [
+          e.path,
+          `${ins.kind}${ins.split ? ` (split ${ins.split})` : ''}: ${ins.records} records`,
+          `reasoning ${reasoning}, memorization ${memorization}, unlabeled ${unlabeled}`,
+          ...ins.warnings.map((w) => `warning: ${w}`),
+        ].join('\n'),
+        icon: ins.warnings.length ? 'warning' : 'database',
+        resourcePath: e.path,
+        command,
+        children,
+      };
+    }
     const counts = e.splits
       ? Object.entries(e.splits)
           .map(([k, n]) => `${k} ${n}`)
@@ -105,15 +151,17 @@ export function datasetNodes(entries: DatasetEntry[]): TreeNodeData[] {
       : e.records !== undefined
         ? `${e.records} records`
         : undefined;
+    const runtimeError = inspectionErrors.get(e.path);
+    const error = e.error ? `cannot count records: ${e.error}` : runtimeError ? `the runtime cannot load it: ${runtimeError}` : undefined;
     return {
-      id: `dataset:${e.path}`,
+      id,
       kind: 'dataset',
       label: e.name,
       description: [counts, formatBytes(e.bytes)].filter(Boolean).join(' · '),
-      tooltip: e.error ? `${e.path}\ncannot count records: ${e.error}` : e.path,
-      icon: e.error ? 'warning' : 'database',
+      tooltip: error ? `${e.path}\n${error}` : e.path,
+      icon: error ? 'warning' : 'database',
       resourcePath: e.path,
-      command: { command: 'layerlab.openDataset', title: 'Open Dataset', arguments: [e.path] },
+      command,
     };
   });
 }

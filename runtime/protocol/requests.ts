@@ -192,6 +192,62 @@ export interface ListCachesParams {
 export const ListCachesRequest = new RequestType<ListCachesParams, CacheEntryInfo[], RuntimeErrorData>('layerlab/listCaches');
 
 // ---------------------------------------------------------------------------------------------
+// Datasets
+
+export interface InspectDatasetParams {
+  /** A dataset file (JSON, JSONL or Parquet; absolute, or relative to the runtime's cwd). */
+  file: string;
+  /** How many records `preview` lists (default 200, the Datasets view's page). */
+  limit?: number;
+  /** The named split of a JSON object file (PopQA's dev/test); default as the CLI's loaders. */
+  split?: string;
+  /**
+   * Asks for one record instead of a page: `preview` then holds only the record with this id
+   * (empty when there is none), untruncated, with its options, aliases and score.
+   */
+  recordId?: string;
+}
+
+/** One record as the Datasets view lists it. */
+export interface DatasetRecordPreview {
+  id: string;
+  /** Position in the file (after choosing a split), 0-based. */
+  index: number;
+  label?: 'reasoning' | 'memorization';
+  category?: string;
+  /** Truncated to about 200 characters (with "…"), except for a `recordId` request. */
+  question: string;
+  answer?: string;
+  /** Only for a `recordId` request. */
+  options?: string[];
+  aliases?: string[];
+  score?: number;
+}
+
+export interface DatasetInspection {
+  /** Absolute path of the file read. */
+  file: string;
+  /** The detected dataset kind, e.g. `mmlu-pro`, `popqa`. */
+  kind: string;
+  /** Display name (file name without extension, plus ":split"). */
+  name: string;
+  split?: string;
+  /** Number of records. */
+  records: number;
+  labels: { reasoning: number; memorization: number; unlabeled: number };
+  /** Problems that did not stop the load. */
+  warnings: string[];
+  /** The first `limit` records (or the one `recordId` names). */
+  preview: DatasetRecordPreview[];
+}
+
+/**
+ * Loads a dataset as the jobs would (kind detection, validation, default label rule) and
+ * describes it. A short request: it answers while a job runs.
+ */
+export const InspectDatasetRequest = new RequestType<InspectDatasetParams, DatasetInspection, RuntimeErrorData>('layerlab/inspectDataset');
+
+// ---------------------------------------------------------------------------------------------
 // Long jobs
 
 /**

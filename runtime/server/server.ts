@@ -3,10 +3,11 @@
  * in-memory pair in tests). It holds at most one loaded model and runs one long request at a
  * time (model load, generation, job): ONNX Runtime already uses every core for one run, so a
  * second would only slow both, and one-at-a-time keeps "which model is loaded" unambiguous.
- * Short requests (model info, cache listing) answer while a job runs.
+ * Short requests (model info, cache listing, dataset inspection) answer while a job runs.
  */
 import * as path from 'node:path';
 import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
+import { countLabels, loadDataset, type Dataset, type QARecord } from '../../datasets';
 import { allHookNames } from '../../models/graph/spec';
 import { intArg } from '../cli/args';
 import { modelOptionsFrom, modelPathFrom } from '../cli/modelArgs';
@@ -17,6 +18,7 @@ import {
   ExitNotification,
   GenerateRequest,
   InitializeRequest,
+  InspectDatasetRequest,
   isJobName,
   ListCachesRequest,
   LoadModelRequest,
@@ -26,6 +28,8 @@ import {
   ProgressNotification,
   RunJobRequest,
   ShutdownRequest,
+  type DatasetInspection,
+  type DatasetRecordPreview,
   type InitializeResult,
   type JobName,
   type LogLevel,
@@ -159,6 +163,15 @@ export class RuntimeServer {
         throw toResponseError(e, signal.signal);
       } finally {
         signal.dispose();
+      }
+    });
+
+    c.onRequest(InspectDatasetRequest, async (params) => {
+      try {
+        const ds = await loadDataset(path.resolve(params.file), params.split !== undefined ? { split: params.split } : {});
+        return inspectDataset(ds, params.limit ?? DEFAULT_PREVIEW, params.recordId);
+      } catch (e) {
+        throw toResponseError(e);
       }
     });
 
@@ -310,6 +323,49 @@ export class RuntimeServer {
       link.dispose();
     }
   }
+}
+
+/** Records the Datasets view lists before its "… N more" node. */
+const DEFAULT_PREVIEW = 200;
+/** Characters of a question the Datasets view shows. */
+const QUESTION_CHARS = 200;
+
+/** What `layerlab/inspectDataset` answers for a loaded dataset. */
+export function inspectDataset(ds: Dataset, limit: number, recordId?: string): DatasetInspection {
+  const c = countLabels(ds.records);
+  const preview =
+    recordId !== undefined
+      ? ds.records.filter((r) => r.id === recordId).slice(0, 1).map((r) => recordPreview(r, true))
+      : ds.records.slice(0, Math.max(0, Math.floor(limit))).map((r) => recordPreview(r, false));
+  return {
+    file: ds.file,
+    kind: ds.kind,
+    name: ds.name,
+    ...(ds.split !== undefined ? { split: ds.split } : {}),
+    records: ds.records.length,
+    labels: { reasoning: c.reasoning, memorization: c.memorization, unlabeled: c.unlabeled },
+    warnings: ds.warnings ?? [],
+    preview,
+  };
+}
+
+function recordPreview(r: QARecord, full: boolean): DatasetRecordPreview {
+  const q = r.question.replace(/\s+/g, ' ').trim();
+  const out: DatasetRecordPreview = {
+    id: r.id,
+    index: r.index,
+    question: full ? r.question : q.length > QUESTION_CHARS ? `${q.slice(0, QUESTION_CHARS - 1)}…` : q,
+  };
+  if (r.label) out.label = r.label;
+  if (r.category !== undefined) out.category = r.category;
+  if (r.answer !== undefined) out.answer = r.answer;
+  else if (r.aliases?.length) out.answer = r.aliases[0];
+  if (full) {
+    if (r.options.length) out.options = r.options;
+    if (r.aliases?.length) out.aliases = r.aliases;
+    if (r.score !== undefined) out.score = r.score;
+  }
+  return out;
 }
 
 function checkProvider(p: string): ProviderPreference {

@@ -29,9 +29,13 @@ export class Uri {
   private constructor(
     readonly scheme: string,
     readonly fsPath: string,
+    readonly query = '',
   ) {}
   static file(p: string): Uri {
     return new Uri('file', path.resolve(p));
+  }
+  static from(c: { scheme: string; path?: string; query?: string }): Uri {
+    return new Uri(c.scheme, c.path ?? '', c.query ?? '');
   }
   static joinPath(base: Uri, ...parts: string[]): Uri {
     return Uri.file(path.join(base.fsPath, ...parts));
@@ -174,6 +178,9 @@ export const mock = {
   /** Webview panels created (chart panels), and the panel serializers registered. */
   panels: [] as MockPanel[],
   serializers: new Map<string, unknown>(),
+  /** Text document content providers registered, by scheme, and the texts they gave. */
+  contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string | Promise<string> }>(),
+  documentTexts: new Map<string, string>(),
   reset(): void {
     this.quickPicks = [];
     this.inputs = [];
@@ -195,6 +202,8 @@ export const mock = {
     this.watchers = [];
     this.panels = [];
     this.serializers.clear();
+    this.contentProviders.clear();
+    this.documentTexts.clear();
   },
 };
 
@@ -272,8 +281,9 @@ export const window = {
   showInformationMessage: message('info'),
   showWarningMessage: message('warning'),
   showErrorMessage: message('error'),
-  async showTextDocument(uri: Uri) {
-    mock.openedDocuments.push(uri.fsPath);
+  async showTextDocument(doc: Uri | { uri: Uri }) {
+    const uri = doc instanceof Uri ? doc : doc.uri;
+    mock.openedDocuments.push(uri.scheme === 'file' ? uri.fsPath : `${uri.scheme}:${uri.fsPath}`);
     return {};
   },
   async withProgress<T>(
@@ -323,6 +333,17 @@ export const workspace = {
     mock.watchers.push(pattern);
     const noop = () => ({ dispose() {} });
     return { onDidCreate: noop, onDidChange: noop, onDidDelete: noop, dispose() {} };
+  },
+  registerTextDocumentContentProvider(scheme: string, provider: { provideTextDocumentContent(uri: Uri): string | Promise<string> }) {
+    mock.contentProviders.set(scheme, provider);
+    return { dispose: () => mock.contentProviders.delete(scheme) };
+  },
+  /** Documents of a content provider's scheme are read-only; their text comes from it. */
+  async openTextDocument(uri: Uri) {
+    const provider = mock.contentProviders.get(uri.scheme);
+    const text = provider ? await provider.provideTextDocumentContent(uri) : await fs.promises.readFile(uri.fsPath, 'utf8');
+    mock.documentTexts.set(`${uri.scheme}:${uri.fsPath}`, text);
+    return { uri, getText: () => text };
   },
   onDidChangeConfiguration: configChange.event,
   onDidGrantWorkspaceTrust: new EventEmitter<void>().event,

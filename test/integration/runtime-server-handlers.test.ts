@@ -1,6 +1,7 @@
 // The runtime server's handlers over an in-memory JSON-RPC connection: error classification,
 // one-at-a-time long work, cancellation, progress, shutdown, and model sharing with jobs.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import {
   ExitNotification,
   GenerateRequest,
   InitializeRequest,
+  InspectDatasetRequest,
   ListCachesRequest,
   LoadModelRequest,
   LogNotification,
@@ -152,6 +154,49 @@ describe('runtime server handlers', () => {
     const again = h.client.sendRequest(RunJobRequest, job('sweep'), cts2.token);
     cts2.cancel();
     assert.equal((await rejection(again)).data?.kind, 'cancelled');
+  });
+
+  it('inspectDataset counts records and labels and previews the first records, even while a job runs', async () => {
+    const h = harness({ demo: untilCancelled });
+    const dir = tmpDir();
+    const file = path.join(dir, 'scored.json');
+    const pro = (id: number, score: number, question = `Question ${id}?`) => ({
+      question_id: id, question, options: ['a', 'b', 'c', 'd'], answer: 'B', answer_index: 1, cot_content: '', category: 'math', memory_reason_score: score,
+    });
+    fs.writeFileSync(file, JSON.stringify([pro(1, 0.9, `Long ${'x'.repeat(400)}`), pro(2, 0.1), pro(3, 0.8), pro(4, 0.2), pro(5, 0.7)]));
+    const cts = new CancellationTokenSource();
+    const running = h.client.sendRequest(RunJobRequest, job('demo'), cts.token);
+    running.catch(() => {});
+    while (h.progress.length === 0) await new Promise((r) => setTimeout(r, 5));
+
+    const r = await h.client.sendRequest(InspectDatasetRequest, { file, limit: 2 });
+    assert.equal(r.file, file);
+    assert.equal(r.kind, 'mmlu-pro');
+    assert.equal(r.name, 'scored');
+    assert.equal(r.records, 5);
+    assert.deepEqual(r.labels, { reasoning: 3, memorization: 2, unlabeled: 0 });
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(r.preview.map((p) => p.id), ['1', '2']);
+    assert.equal(r.preview[0].question.length, 200, 'questions are truncated');
+    assert.ok(r.preview[0].question.endsWith('…'));
+    assert.deepEqual({ ...r.preview[1] }, { id: '2', index: 1, label: 'memorization', category: 'math', question: 'Question 2?', answer: 'B' });
+    assert.equal((await h.client.sendRequest(InspectDatasetRequest, { file })).preview.length, 5, 'the default page holds them all');
+
+    const one = await h.client.sendRequest(InspectDatasetRequest, { file, recordId: '1' });
+    assert.equal(one.preview.length, 1);
+    assert.equal(one.preview[0].question, `Long ${'x'.repeat(400)}`, 'a single record comes whole');
+    assert.deepEqual(one.preview[0].options, ['a', 'b', 'c', 'd']);
+    assert.equal(one.preview[0].score, 0.9);
+    assert.deepEqual((await h.client.sendRequest(InspectDatasetRequest, { file, recordId: 'nope' })).preview, []);
+
+    fs.writeFileSync(path.join(dir, 'bad.json'), '{"x": 1}');
+    const bad = await rejection(h.client.sendRequest(InspectDatasetRequest, { file: path.join(dir, 'bad.json') }));
+    assert.equal(bad.data?.kind, 'data');
+    const missing = await rejection(h.client.sendRequest(InspectDatasetRequest, { file: path.join(dir, 'missing.json') }));
+    assert.ok(['io', 'data'].includes(missing.data!.kind), missing.message);
+
+    cts.cancel();
+    assert.equal((await rejection(running)).data?.kind, 'cancelled');
   });
 
   it('a job that fails after Cancel still answers cancelled', async () => {

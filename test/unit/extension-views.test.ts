@@ -5,11 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { describeFailure, progressStep, statusBarView, untrustedMessage } from '../../extension/presentation';
+import { DatasetInspections, parseRecordQuery, recordDocumentText, recordQuery } from '../../extension/datasetInspection';
 import { RuntimeRequestError } from '../../extension/runtimeClient';
-import { cacheFileNodes, cacheNodes, datasetNodes, formatBytes, modelNodes, runNodes } from '../../extension/treeData';
+import { cacheFileNodes, cacheNodes, datasetNodes, formatBytes, modelNodes, RECORD_PAGE, runNodes } from '../../extension/treeData';
 import { CACHE_FILE_RE, countRecords, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
 import { directionPaths } from '../../runtime/analysis/directions';
-import type { ModelInfo } from '../../runtime/protocol/requests';
+import type { DatasetInspection, ModelInfo } from '../../runtime/protocol/requests';
 import type { CacheEntryInfo, RunFile } from '../../runtime/protocol/results';
 import { tmpDir } from '../helpers/tmp';
 
@@ -200,6 +201,51 @@ describe('tree nodes', () => {
     assert.deepEqual(n.command, { command: 'layerlab.openDataset', title: 'Open Dataset', arguments: ['/d/popqa.json'] });
   });
 
+  it('with the runtime’s inspection, datasets show label counts and expand to their records, then “… N more”', () => {
+    const preview = Array.from({ length: RECORD_PAGE }, (_, i) => ({
+      id: `q${i}`,
+      index: i,
+      question: `Question ${i}?`,
+      ...(i % 2 ? { label: 'memorization' as const } : i === 0 ? {} : { label: 'reasoning' as const }),
+      category: 'math',
+      answer: 'B',
+    }));
+    const ins: DatasetInspection = {
+      file: '/d/mmlu.json', kind: 'mmlu-pro', name: 'mmlu', records: 250,
+      labels: { reasoning: 120, memorization: 125, unlabeled: 5 }, warnings: ['record 3: answer disagrees'], preview,
+    };
+    const entry = { path: '/d/mmlu.json', name: 'mmlu.json', format: 'json' as const, bytes: 2048, records: 250 };
+    const [n] = datasetNodes([entry], new Map([['/d/mmlu.json', ins]]));
+    assert.equal(n.description, '250 records · R 120 / M 125 / unlabeled 5 · 2.0 KB');
+    assert.match(n.tooltip!, /mmlu-pro: 250 records\nreasoning 120, memorization 125, unlabeled 5\nwarning: record 3: answer disagrees/);
+    assert.equal(n.icon, 'warning');
+    assert.equal(n.command?.command, 'layerlab.openDataset');
+    assert.equal(n.children!.length, RECORD_PAGE + 1);
+    const [first, second] = n.children!;
+    assert.deepEqual([first.kind, first.label, first.description], ['record', 'Question 0?', 'unlabeled · math · answer B']);
+    assert.equal(second.description, 'memorization · math · answer B');
+    assert.deepEqual(second.command, { command: 'layerlab.openRecord', title: 'Open Record', arguments: [{ file: '/d/mmlu.json', recordId: 'q1' }] });
+    const more = n.children![RECORD_PAGE];
+    assert.deepEqual([more.kind, more.label], ['message', '… 50 more']);
+
+    // All records shown: no “more” node; no unlabeled: not mentioned.
+    const small: DatasetInspection = { ...ins, records: 2, labels: { reasoning: 1, memorization: 1, unlabeled: 0 }, warnings: [], preview: preview.slice(1, 3) };
+    const [m] = datasetNodes([entry], new Map([['/d/mmlu.json', small]]));
+    assert.equal(m.description, '2 records · R 1 / M 1 · 2.0 KB');
+    assert.equal(m.children!.length, 2);
+    assert.equal(m.icon, 'database');
+  });
+
+  it('without the runtime, datasets keep the scanned count; a file the runtime cannot load says why', () => {
+    const entry = { path: '/d/x.jsonl', name: 'x.jsonl', format: 'jsonl' as const, bytes: 10, records: 3 };
+    const [plain] = datasetNodes([entry]);
+    assert.equal(plain.description, '3 records · 10 B');
+    assert.equal(plain.children, undefined);
+    const [bad] = datasetNodes([entry], new Map(), new Map([['/d/x.jsonl', 'cannot tell the dataset kind']]));
+    assert.equal(bad.icon, 'warning');
+    assert.match(bad.tooltip!, /the runtime cannot load it: cannot tell the dataset kind/);
+  });
+
   it('cache entries expand to hook points with shape, dtype and size', () => {
     const entry: CacheEntryInfo = {
       file: '/o/hidden_states/mmlu.safetensors',
@@ -222,6 +268,62 @@ describe('tree nodes', () => {
 
   it('formats sizes', () => {
     assert.deepEqual([0, 1023, 1024, 1536, 10 * 1024 * 1024, 5e9].map(formatBytes), ['0 B', '1023 B', '1.0 KB', '1.5 KB', '10 MB', '4.7 GB']);
+  });
+});
+
+describe('dataset inspections', () => {
+  const ins = (file: string, records: number): DatasetInspection => ({
+    file, kind: 'gsm8k', name: 'g', records, labels: { reasoning: records, memorization: 0, unlabeled: 0 }, warnings: [], preview: [],
+  });
+
+  it('asks the runtime once per file and modification time', async () => {
+    let mtimeMs = 1;
+    const cache = new DatasetInspections(async () => ({ mtimeMs, size: 10 }));
+    const asked: string[] = [];
+    const inspect = async (p: { file: string }) => {
+      asked.push(p.file);
+      return ins(p.file, asked.length);
+    };
+    const a = await cache.get('/d/a.json', inspect);
+    const b = await cache.get('/d/a.json', inspect);
+    assert.deepEqual(asked, ['/d/a.json']);
+    assert.ok(a.ok && b.ok && a.inspection.records === 1 && b.inspection.records === 1);
+    await cache.get('/d/b.json', inspect);
+    assert.deepEqual(asked, ['/d/a.json', '/d/b.json']);
+    mtimeMs = 2;
+    const c = await cache.get('/d/a.json', inspect);
+    assert.ok(c.ok && c.inspection.records === 3, 'a changed file is asked about again');
+  });
+
+  it('keeps the runtime’s refusal of a file, but not a failure to ask', async () => {
+    const cache = new DatasetInspections(async () => ({ mtimeMs: 1, size: 1 }));
+    let calls = 0;
+    const refuse = async (): Promise<DatasetInspection> => {
+      calls++;
+      throw new RuntimeRequestError('data', 'not a dataset');
+    };
+    const answered = (e: unknown) => e instanceof RuntimeRequestError && e.kind === 'data';
+    assert.deepEqual(await cache.get('/d/x.json', refuse, answered), { ok: false, error: 'not a dataset' });
+    await cache.get('/d/x.json', refuse, answered);
+    assert.equal(calls, 1);
+    const stopped = async (): Promise<DatasetInspection> => {
+      calls++;
+      throw new RuntimeRequestError('stopped', 'the LayerLab runtime is not running');
+    };
+    await assert.rejects(cache.get('/d/y.json', stopped, answered), /not running/);
+    await assert.rejects(cache.get('/d/y.json', stopped, answered), /not running/);
+    assert.equal(calls, 3, 'asked again next time');
+  });
+
+  it('a record’s read-only document is its JSON, or says why there is none', () => {
+    const q = recordQuery('/d/a b.json', 'q/1');
+    assert.deepEqual(parseRecordQuery(q), { file: '/d/a b.json', id: 'q/1' });
+    assert.equal(parseRecordQuery('nonsense'), undefined);
+    const inspection = { ...ins('/d/a b.json', 1), preview: [{ id: 'q/1', index: 0, question: 'Why?', answer: '42', label: 'reasoning' as const }] };
+    const text = recordDocumentText('/d/a b.json', 'q/1', inspection);
+    assert.deepEqual(JSON.parse(text), { dataset: 'g', kind: 'gsm8k', file: '/d/a b.json', id: 'q/1', index: 0, question: 'Why?', answer: '42', label: 'reasoning' });
+    assert.match(recordDocumentText('/d/a b.json', 'q/2', inspection), /record q\/2 is not in/);
+    assert.match(recordDocumentText('/d/a b.json', 'q/1', undefined, 'runtime is not running'), /^\/\/ runtime is not running/);
   });
 });
 

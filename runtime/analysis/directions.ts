@@ -119,6 +119,7 @@ export function computeDirections(cacheFile: string, opts: DirectionsOptions): D
     cache_identity_sha: cache.metadata.identity ? hashText(cache.metadata.identity) : '',
     data_name: cache.metadata.data_name ?? '',
     model_hash: cache.metadata.model_hash ?? '',
+    ...(cache.metadata.model_options !== undefined ? { model_options: cache.metadata.model_options } : {}),
     holdout: String(opts.holdout),
     seed: String(opts.seed),
     norms: JSON.stringify(norms),

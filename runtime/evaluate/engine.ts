@@ -116,6 +116,18 @@ export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDir
   const directions: DirectionSource[] = directionFiles?.length
     ? directionFiles.map((f) => resolveDirections({ ...o, directionFile: f }, where, log)!)
     : [resolveDirections(o, where, log)].filter((d): d is DirectionSource => d !== undefined);
+  // A block index means something else under other architecture options (huginn's num_steps):
+  // directions measured at one setting must not be applied at another.
+  const modelOptions = JSON.stringify(ctx.model.spec.options);
+  for (const d of directions) {
+    const recorded = d.loaded.metadata.model_options;
+    if (recorded !== undefined && recorded !== modelOptions) {
+      throw new EvaluateError(
+        `${d.file} was computed with model options ${recorded}, but the model is open with ${modelOptions}: ` +
+          'block indices differ between them. Open the model with the same options (e.g. --num_steps), or recompute the directions.',
+      );
+    }
+  }
   if (needDirections && directions.length === 0) {
     throw new EvaluateError('an intervention needs directions: pass --direction_file, or --hidden_states_cache_path (the cache of save-hidden-states)');
   }

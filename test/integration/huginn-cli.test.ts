@@ -129,4 +129,20 @@ describe("the seed's two commands on a huginn folder (num_steps 3)", () => {
       assert.deepEqual(run.spec.interventions[0].directionHooks, [`blocks.${layer}.hook_resid_${hook}`]);
     });
   }
+
+  test('evaluate refuses directions measured at another num_steps (block indices mean other blocks)', () => {
+    // Runs after the post-hook test above, which left directions computed at num_steps 3 beside the cache.
+    const r = runCli(
+      [
+        'evaluate', ...seedModelFlags,
+        '--hidden_states_cache_path', cacheDir,
+        '--test_data_path', dataDir, '--test_data_name', 'mmlu-pro-3000samples',
+        '--max_new_tokens', '2', '--with_intervention', '--layer_indices', '3', '--with_post_hook',
+        '--num_steps', '2', '--out', path.join(root, 'run-mismatch.json'),
+      ],
+      env,
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /computed with model options \{"num_steps":3,"state_init":"zeros"\}, but the model is open with \{"num_steps":2,"state_init":"zeros"\}/);
+  });
 });

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeSafetensors, type SafetensorsTensorInput } from './safetensors';
+import { byteLevelTokenizerJson, seededGaussian, writeJson } from './synthetic';
 
 export interface DemoModelOptions {
   seed?: number;
@@ -143,7 +144,7 @@ export function generateDemoTensors(opts: DemoModelOptions = {}): SafetensorsTen
   const resid = 1 / Math.sqrt(2 * o.nLayers);
   const out: SafetensorsTensorInput[] = [];
   const normal = (name: string, shape: number[], std: number, mean = 0) => {
-    const rng = gaussian(o.seed, name);
+    const rng = seededGaussian(o.seed, name);
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = mean + std * rng();
@@ -172,72 +173,14 @@ export function generateDemoTensors(opts: DemoModelOptions = {}): SafetensorsTen
   return out;
 }
 
-/** mulberry32: a tiny 32-bit PRNG with good statistical quality for initialisation. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** FNV-1a over the name's UTF-16 code units, mixed with the seed: one stream per tensor. */
-function streamSeed(seed: number, name: string): number {
-  let h = 0x811c9dc5 ^ Math.imul(seed | 0, 0x9e3779b1);
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-/** Standard normal samples by Box-Muller (both outputs used). */
-function gaussian(seed: number, name: string): () => number {
-  const u = mulberry32(streamSeed(seed, name));
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const s = spare;
-      spare = undefined;
-      return s;
-    }
-    const u1 = 1 - u(); // (0, 1], so log is finite
-    const u2 = u();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    spare = r * Math.sin(2 * Math.PI * u2);
-    return r * Math.cos(2 * Math.PI * u2);
-  };
-}
-
-/** GPT-2's byte→printable-character table that byte-level BPE vocabularies are written in. */
-function bytesToUnicode(): string[] {
-  const table: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    table[b] = String.fromCharCode(printable ? b : 256 + extra++);
-  }
-  return table;
-}
-
 function demoTokenizerJson(): Record<string, unknown> {
-  const specials = [DEMO_SPECIAL_TOKENS.pad, DEMO_SPECIAL_TOKENS.bos, DEMO_SPECIAL_TOKENS.eos];
-  const vocab: Record<string, number> = {};
-  specials.forEach((s, i) => (vocab[s] = i));
-  bytesToUnicode().forEach((c, b) => (vocab[c] = DEMO_BYTE_OFFSET + b));
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
   const bos = DEMO_SPECIAL_TOKENS.bos;
-  // Field sets mirror what the Rust `tokenizers` library serialises, so Python loads the file too.
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null,
-    pre_tokenizer: byteLevel,
+  return byteLevelTokenizerJson({
+    specials: [DEMO_SPECIAL_TOKENS.pad, DEMO_SPECIAL_TOKENS.bos, DEMO_SPECIAL_TOKENS.eos].map((c, id): [string, number] => [c, id]),
+    byteOffset: DEMO_BYTE_OFFSET,
     // Like Llama's tokenizer.json: HF's `tokenizer(text)` adds BOS. LayerLab's loader encodes
     // without the post-processor and prepends BOS itself when asked.
-    post_processor: {
+    postProcessor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
       pair: [
@@ -248,20 +191,7 @@ function demoTokenizerJson(): Record<string, unknown> {
       ],
       special_tokens: { [bos]: { id: bos, ids: [DEMO_BOS_ID], tokens: [bos] } },
     },
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: [],
-    },
-  };
+  });
 }
 
 function demoTokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
@@ -283,8 +213,4 @@ function demoTokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
     model_max_length: maxSeqLen,
     tokenizer_class: 'PreTrainedTokenizerFast',
   };
-}
-
-function writeJson(file: string, value: unknown): void {
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
 }

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { f32ArrayToBf16, writeSafetensors } from '../safetensors';
 import { HUGINN_SPECIAL_TOKENS } from './tokenizer';
+import { byteLevelTokenizerJson, seededGaussian, writeJson } from '../synthetic';
 
 export interface TinyHuginnOptions {
   seed?: number;
@@ -152,7 +153,7 @@ export function generateTinyHuginnTensors(opts: TinyHuginnOptions = {}): TinyHug
   const hd = d / o.nHeads;
   const out: TinyHuginn['tensors'] = [];
   const normal = (name: string, shape: number[], std: number, mean = 0) => {
-    const rng = gaussian(o.seed, name);
+    const rng = seededGaussian(o.seed, name);
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = mean + std * rng();
@@ -233,48 +234,6 @@ function rotaryTable(end: number, hd: number, base: number): Float32Array {
   return out;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** One stream per (seed, tensor name): changing one option leaves the other tensors unchanged. */
-function gaussian(seed: number, name: string): () => number {
-  let h = 0x811c9dc5 ^ Math.imul(seed | 0, 0x9e3779b1);
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  const u = mulberry32(h >>> 0);
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const s = spare;
-      spare = undefined;
-      return s;
-    }
-    const u1 = 1 - u();
-    const u2 = u();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    spare = r * Math.sin(2 * Math.PI * u2);
-    return r * Math.cos(2 * Math.PI * u2);
-  };
-}
-
-/** GPT-2's byte → printable-character table that byte-level BPE vocabularies are written in. */
-function bytesToUnicode(): string[] {
-  const table: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    table[b] = String.fromCharCode(printable ? b : 256 + extra++);
-  }
-  return table;
-}
-
 const SPECIALS: [string, number][] = [
   [HUGINN_SPECIAL_TOKENS.beginText, TINY_HUGINN_SPECIAL_IDS.beginText],
   [HUGINN_SPECIAL_TOKENS.endText, TINY_HUGINN_SPECIAL_IDS.endText],
@@ -285,32 +244,7 @@ const SPECIALS: [string, number][] = [
 ];
 
 function tokenizerJson(): Record<string, unknown> {
-  const vocab: Record<string, number> = {};
-  bytesToUnicode().forEach((c, b) => (vocab[c] = b));
-  for (const [s, id] of SPECIALS) vocab[s] = id;
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: SPECIALS.map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null,
-    pre_tokenizer: byteLevel,
-    post_processor: null,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: [],
-    },
-  };
+  return byteLevelTokenizerJson({ specials: SPECIALS, byteOffset: 0 });
 }
 
 function tokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
@@ -327,8 +261,4 @@ function tokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
     model_max_length: maxSeqLen,
     tokenizer_class: 'PreTrainedTokenizerFast',
   };
-}
-
-function writeJson(file: string, value: unknown): void {
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
 }

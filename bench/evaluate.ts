@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { loadDataset, toMmluProRows, type QARecord } from '../datasets';
 import { writeDemoModel } from '../models/demo';
 import { openModel } from '../runtime/openModel';
-import { runEvaluation, type EvaluateOptions } from '../runtime/evaluate';
+import { runEvaluation } from '../runtime/evaluate';
 import { sharedFile } from '../test/helpers/sharedData';
 import { MID_MODEL } from './runtime';
 import { table } from './util';
@@ -55,11 +55,11 @@ export async function benchEvaluate(root: string, quick: boolean): Promise<strin
   const gen = quick ? 4 : 16;
   const subset = await mmluProSubset(root, categories, perCategory);
   const validation = sharedFile('mmlu-pro/validation.json');
-  const data: EvaluateOptions = subset && !validation.skip
+  const data = subset && !validation.skip
     ? { dataFile: subset, fewshotFile: validation.path }
     : { dataFile: 'demo' };
   const n = subset ? categories.length * perCategory : quick ? 6 : 24;
-  const base: EvaluateOptions = { ...data, withFewshotPrompts: true, split: 'overlap', sampleSize: n, seed: 0, checkpointSeconds: 1e9 };
+  const base = { ...data, withFewshotPrompts: true, split: 'overlap' as const, sampleSize: n, seed: 0, checkpointSeconds: 1e9 };
   out.push(`model: generated Llama (runtime bench weights), d_model ${opened.model.spec.dModel}, ${opened.model.spec.nBlocks} blocks, ` +
     `context ${opened.model.spec.maxSeqLen}, byte-level tokenizer, provider ${opened.model.provider.provider}`);
   out.push(subset
@@ -82,7 +82,7 @@ export async function benchEvaluate(root: string, quick: boolean): Promise<strin
   for (const r of runs) {
     const cpu0 = process.cpuUsage();
     const o = await runEvaluation(
-      { ...base, scoring: r.scoring, batchSize: r.batch, prefixReuse: r.reuse, maxNewTokens: r.maxNew, out: path.join(root, `eval-${r.scoring}-${r.batch}-${r.reuse}.json`) },
+      { ...base, scoring: r.scoring, batchSize: r.batch, noPrefixReuse: !r.reuse, maxNewTokens: r.maxNew, out: path.join(root, `eval-${r.scoring}-${r.batch}-${r.reuse}.json`) },
       { model: opened.model, tokenizer: opened.tokenizer },
     );
     const cpu = process.cpuUsage(cpu0);

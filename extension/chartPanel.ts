@@ -4,11 +4,10 @@
  * is restored after a window reload by a panel serializer from the page state, which holds the
  * file paths (the files are the source of truth; the page keeps no copy of its own).
  *
- * Wiring (extension.ts / commands.ts):
- *   activate:       context.subscriptions.push(...registerChartPanels(context, { log, listRuns }))
- *   Open Run Chart: await openChart(context, file)   // run or directions file, by its format
- * and package.json's activationEvents lists `onWebviewPanel:layerlab.runChart` and
- * `onWebviewPanel:layerlab.directionChart`, so a reload restores panels before any command runs.
+ * One ChartPanels object (owned by the extension object, extension.ts) registers the panel
+ * serializers and keeps the open panels; package.json's activationEvents lists
+ * `onWebviewPanel:layerlab.runChart` and `onWebviewPanel:layerlab.directionChart`, so a reload
+ * restores panels before any command runs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,12 +23,7 @@ export interface ChartPanelOptions {
   listRuns?: () => Promise<string[]>;
 }
 
-let options: ChartPanelOptions = {};
-const open = new Set<RunChartPanel | DirectionChartPanel>();
-
-function logger(): HostLog {
-  return options.log ?? ((level, message) => console[level === 'info' ? 'log' : level](`[LayerLab charts] ${message}`));
-}
+const consoleLog: HostLog = (level, message) => console[level === 'info' ? 'log' : level](`[LayerLab charts] ${message}`);
 
 function pathOf(file: string | vscode.Uri): string {
   return path.resolve(typeof file === 'string' ? file : file.fsPath);
@@ -70,8 +64,10 @@ export class RunChartPanel extends WebviewHost {
     extensionUri: vscode.Uri,
     readonly runPath: string,
     private comparePath: string | null,
+    log: HostLog,
+    private readonly listRuns?: () => Promise<string[]>,
   ) {
-    super(panel, extensionUri, 'run', logger());
+    super(panel, extensionUri, 'run', log);
     this.disposables.push(watchFile(runPath, () => void this.reload('primary')));
     if (comparePath) this.watchCompare(comparePath);
     this.render(panel.title);
@@ -154,7 +150,7 @@ export class RunChartPanel extends WebviewHost {
   }
 
   private async candidates(): Promise<string[]> {
-    if (options.listRuns) return (await options.listRuns()).map((f) => path.resolve(f));
+    if (this.listRuns) return (await this.listRuns()).map((f) => path.resolve(f));
     // Runs live in <runs>/<model>/<data>.<command>.<hash>.json: look across the model folders.
     const root = path.dirname(path.dirname(this.runPath));
     const out: string[] = [];
@@ -210,8 +206,9 @@ export class DirectionChartPanel extends WebviewHost {
     panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     readonly statsPath: string,
+    log: HostLog,
   ) {
-    super(panel, extensionUri, 'directions', logger());
+    super(panel, extensionUri, 'directions', log);
     this.disposables.push(watchFile(statsPath, () => void this.onReady()));
     this.render(panel.title);
   }
@@ -235,79 +232,97 @@ export class DirectionChartPanel extends WebviewHost {
 
 // ---------------------------------------------------------------------------------------------
 
-function track<T extends RunChartPanel | DirectionChartPanel>(p: T): T {
-  open.add(p);
-  p.onDidDispose(() => open.delete(p));
-  return p;
-}
+export type ChartPanel = RunChartPanel | DirectionChartPanel;
 
-function newPanel(context: vscode.ExtensionContext, kind: ChartPageKind, title: string): vscode.WebviewPanel {
-  const panel = vscode.window.createWebviewPanel(CHART_VIEW_TYPES[kind], title, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, chartPanelOptions(context.extensionUri));
-  panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'extension', 'media', 'layerlab.svg');
-  return panel;
-}
+/** The chart panels of one extension instance: opening, revealing, restoring after a reload. */
+export class ChartPanels implements vscode.Disposable {
+  private readonly open = new Set<ChartPanel>();
+  private readonly log: HostLog;
 
-/** Opens (or reveals) the chart of a run file; `compare` overlays a second run. */
-export async function openRunChart(context: vscode.ExtensionContext, runFile: string | vscode.Uri, opts: { compare?: string } = {}): Promise<RunChartPanel> {
-  const file = pathOf(runFile);
-  // Fail here, with the file named, rather than open an empty panel.
-  await loadRun(file);
-  const existing = [...open].find((p): p is RunChartPanel => p instanceof RunChartPanel && p.runPath === file);
-  if (existing && (opts.compare === undefined || existing.compare === path.resolve(opts.compare))) {
-    existing.panel.reveal();
-    return existing;
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly opts: ChartPanelOptions = {},
+  ) {
+    this.log = opts.log ?? consoleLog;
   }
-  return track(new RunChartPanel(newPanel(context, 'run', `Run: ${path.basename(file)}`), context.extensionUri, file, opts.compare ? path.resolve(opts.compare) : null));
-}
 
-/** Opens (or reveals) the direction-quality chart of a compute-directions statistics file. */
-export async function openDirectionChart(context: vscode.ExtensionContext, statsFile: string | vscode.Uri): Promise<DirectionChartPanel> {
-  const file = pathOf(statsFile);
-  parseDirectionStats(await readText(file), file);
-  const existing = [...open].find((p): p is DirectionChartPanel => p instanceof DirectionChartPanel && p.statsPath === file);
-  if (existing) {
-    existing.panel.reveal();
-    return existing;
+  /** The panel serializers, which restore chart panels after a window reload. */
+  register(): vscode.Disposable[] {
+    const restore = (kind: ChartPageKind) => ({
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown): Promise<void> => {
+        const s = state as { page?: unknown; runPath?: unknown; comparePath?: unknown; statsPath?: unknown } | undefined;
+        const file = kind === 'run' ? s?.runPath : s?.statsPath;
+        if (typeof file !== 'string' || s?.page !== kind) {
+          // A panel that never received its file has nothing to restore.
+          this.log('warn', `${kind} chart: no state to restore a panel from; closed it`);
+          panel.dispose();
+          return;
+        }
+        if (kind === 'run') this.track(this.runPanel(panel, path.resolve(file), typeof s.comparePath === 'string' ? path.resolve(s.comparePath) : null));
+        else this.track(new DirectionChartPanel(panel, this.context.extensionUri, path.resolve(file), this.log));
+      },
+    });
+    return [
+      vscode.window.registerWebviewPanelSerializer(CHART_VIEW_TYPES.run, restore('run')),
+      vscode.window.registerWebviewPanelSerializer(CHART_VIEW_TYPES.directions, restore('directions')),
+    ];
   }
-  return track(new DirectionChartPanel(newPanel(context, 'directions', `Directions: ${path.basename(file)}`), context.extensionUri, file));
-}
 
-/** Opens the right chart for a file by its `format` (run or directions statistics). */
-export async function openChart(context: vscode.ExtensionContext, file: string | vscode.Uri): Promise<RunChartPanel | DirectionChartPanel> {
-  const p = pathOf(file);
-  const kind = chartKindOf(await readText(p));
-  if (kind === 'directions') return openDirectionChart(context, p);
-  return openRunChart(context, p);
-}
+  /** The chart panels open now (for tests and the "reveal if open" rule). */
+  panels(): readonly ChartPanel[] {
+    return [...this.open];
+  }
 
-/**
- * Registers the panel serializers (restoring chart panels after a window reload) and the
- * options the panels use. Call once from activate().
- */
-export function registerChartPanels(context: vscode.ExtensionContext, opts: ChartPanelOptions = {}): vscode.Disposable[] {
-  options = opts;
-  const restore = (kind: ChartPageKind) => ({
-    deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown): Promise<void> => {
-      const s = state as { page?: unknown; runPath?: unknown; comparePath?: unknown; statsPath?: unknown } | undefined;
-      const file = kind === 'run' ? s?.runPath : s?.statsPath;
-      if (typeof file !== 'string' || s?.page !== kind) {
-        // A panel that never received its file has nothing to restore.
-        logger()('warn', `${kind} chart: no state to restore a panel from; closed it`);
-        panel.dispose();
-        return;
-      }
-      if (kind === 'run') track(new RunChartPanel(panel, context.extensionUri, path.resolve(file), typeof s.comparePath === 'string' ? path.resolve(s.comparePath) : null));
-      else track(new DirectionChartPanel(panel, context.extensionUri, path.resolve(file)));
-    },
-  });
-  return [
-    vscode.window.registerWebviewPanelSerializer(CHART_VIEW_TYPES.run, restore('run')),
-    vscode.window.registerWebviewPanelSerializer(CHART_VIEW_TYPES.directions, restore('directions')),
-    { dispose: () => [...open].forEach((p) => p.dispose()) },
-  ];
-}
+  /** Opens (or reveals) the chart of a run file; `compare` overlays a second run. */
+  async openRunChart(runFile: string | vscode.Uri, opts: { compare?: string } = {}): Promise<RunChartPanel> {
+    const file = pathOf(runFile);
+    // Fail here, with the file named, rather than open an empty panel.
+    await loadRun(file);
+    const existing = [...this.open].find((p): p is RunChartPanel => p instanceof RunChartPanel && p.runPath === file);
+    if (existing && (opts.compare === undefined || existing.compare === path.resolve(opts.compare))) {
+      existing.panel.reveal();
+      return existing;
+    }
+    return this.track(this.runPanel(this.newPanel('run', `Run: ${path.basename(file)}`), file, opts.compare ? path.resolve(opts.compare) : null));
+  }
 
-/** The chart panels open now (for tests and the "reveal if open" rule). */
-export function openChartPanels(): readonly (RunChartPanel | DirectionChartPanel)[] {
-  return [...open];
+  /** Opens (or reveals) the direction-quality chart of a compute-directions statistics file. */
+  async openDirectionChart(statsFile: string | vscode.Uri): Promise<DirectionChartPanel> {
+    const file = pathOf(statsFile);
+    parseDirectionStats(await readText(file), file);
+    const existing = [...this.open].find((p): p is DirectionChartPanel => p instanceof DirectionChartPanel && p.statsPath === file);
+    if (existing) {
+      existing.panel.reveal();
+      return existing;
+    }
+    return this.track(new DirectionChartPanel(this.newPanel('directions', `Directions: ${path.basename(file)}`), this.context.extensionUri, file, this.log));
+  }
+
+  /** Opens the right chart for a file by its `format` (run or directions statistics). */
+  async openChart(file: string | vscode.Uri): Promise<ChartPanel> {
+    const p = pathOf(file);
+    const kind = chartKindOf(await readText(p));
+    if (kind === 'directions') return this.openDirectionChart(p);
+    return this.openRunChart(p);
+  }
+
+  dispose(): void {
+    for (const p of [...this.open]) p.dispose();
+  }
+
+  private runPanel(panel: vscode.WebviewPanel, file: string, compare: string | null): RunChartPanel {
+    return new RunChartPanel(panel, this.context.extensionUri, file, compare, this.log, this.opts.listRuns);
+  }
+
+  private track<T extends ChartPanel>(p: T): T {
+    this.open.add(p);
+    p.onDidDispose(() => this.open.delete(p));
+    return p;
+  }
+
+  private newPanel(kind: ChartPageKind, title: string): vscode.WebviewPanel {
+    const panel = vscode.window.createWebviewPanel(CHART_VIEW_TYPES[kind], title, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, chartPanelOptions(this.context.extensionUri));
+    panel.iconPath = vscode.Uri.joinPath(this.context.extensionUri, 'extension', 'media', 'layerlab.svg');
+    return panel;
+  }
 }

@@ -1,33 +1,23 @@
 /**
  * The palette commands. Each takes what it was given (a tree node from a context menu, a path
  * from another command or a test), fills the rest from the tree selection and the settings,
- * asks only for what is still missing, then runs the job with a cancellable progress
- * notification. The argv is logged as the CLI twin's command line. When a job has written
- * something to look at, the message offers the next step (Compute Directions, Open Chart).
+ * asks only for what is still missing, then runs the job — typed params in, typed result out —
+ * with a cancellable progress notification fed by the job's work-done progress. The params are
+ * logged as the job's CLI twin (`layerlab …`). When a job has written something to look at, the
+ * message offers the next step (Compute Directions, Open Chart).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { JobName, RunJobResult } from '../runtime/protocol/requests';
+import { cliLine, defaultOf } from '../runtime/protocol/argv';
+import { describeProgress, evaluateJob, JOBS, type JobName, type JobParamsIn, type JobResult } from '../runtime/protocol/jobs';
+import type { HookChoice } from '../runtime/protocol/results';
 import { DEMO_MODEL_NAME } from '../runtime/protocol/workspace';
-import {
-  cliLine,
-  computeDirectionsArgs,
-  defaultDataName,
-  demoArgs,
-  evaluateArgs,
-  JOB_DEFAULTS,
-  middleLayer,
-  parseLayerList,
-  parseScale,
-  saveHiddenStatesArgs,
-  sweepArgs,
-  type HookChoice,
-} from './jobArgs';
-import { COMMANDS_NEEDING_TRUST, describeFailure, progressMessage, progressStep, untrustedMessage } from './presentation';
+import { batchSizeOf, middleLayer, modelRef, parseLayerList, parseScale } from './jobParams';
+import { COMMANDS_NEEDING_TRUST, describeFailure, progressStep, untrustedMessage } from './presentation';
 import type { RuntimeClient } from './runtimeClient';
 import { outputFolders, type LayerLabSettings } from './settings';
-import { RECORD_SCHEME, recordQuery } from './datasetInspection';
+import { RECORD_SCHEME, recordQuery } from './recordDocument';
 import type { TreeNodeData } from './treeData';
 import type { NodeTreeProvider } from './views';
 import { CACHE_FILE_RE, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
@@ -68,7 +58,7 @@ export interface ChartOpener {
 }
 
 export interface CommandDeps {
-  client: Pick<RuntimeClient, 'runJob' | 'loadModel' | 'restart' | 'model' | 'info'>;
+  client: Pick<RuntimeClient, 'runJob' | 'describeModel' | 'restart' | 'model' | 'info'>;
   /** Undefined when no folder is open. */
   settings(): LayerLabSettings | undefined;
   log: Pick<vscode.LogOutputChannel, 'info' | 'warn' | 'error' | 'show'>;
@@ -211,7 +201,7 @@ export class LayerLabCommands {
     const items = [
       ...models.map((m) => ({
         label: m.name,
-        description: [m.modelType ?? m.format, m.nLayers !== undefined ? `${m.nLayers} layers` : '', m.dModel ? `d_model ${m.dModel}` : ''].filter(Boolean).join(' · '),
+        description: m.format === 'llama2c' ? 'llama2.c checkpoint' : 'Hugging Face folder',
         detail: m.path,
         path: m.path,
       })),
@@ -264,12 +254,17 @@ export class LayerLabCommands {
     return picked.path;
   }
 
-  /** Blocks of a model: from the runtime when it holds it, else from its config. */
+  /**
+   * Blocks of a model as the runtime counts them (huginn-0125 at its default 32 steps: 132),
+   * read from its config without loading it; undefined when the runtime cannot say.
+   */
   private async blocksOf(model: string): Promise<number | undefined> {
-    const loaded = this.d.client.model;
-    if (loaded && path.resolve(loaded.path) === path.resolve(model)) return loaded.nBlocks;
-    const entry = (await scanModels(path.dirname(model))).find((m) => path.resolve(m.path) === path.resolve(model));
-    return entry?.nLayers;
+    try {
+      return (await this.d.client.describeModel(modelRef(model, this.settings()))).nBlocks;
+    } catch (e) {
+      this.d.log.warn(`could not read the blocks of ${model}: ${(e as Error).message}`);
+      return undefined;
+    }
   }
 
   private async layers(model: string): Promise<number[]> {
@@ -290,11 +285,11 @@ export class LayerLabCommands {
       { label: 'post', description: 'edit the output of each block (hook_resid_post; where the cache was read)', value: 'post' as HookChoice },
       { label: 'pre', description: 'edit the input of each block (hook_resid_pre)', value: 'pre' as HookChoice },
     ];
-    return (await this.pick(items, 'Where to intervene', JOB_DEFAULTS.hook === 'post' ? 0 : 1)).value;
+    return (await this.pick(items, 'Where to intervene')).value;
   }
 
   private async scale(): Promise<number> {
-    const text = await this.input('Scale of the projection along the direction (x ← x + scale·(x·d̂)·d̂)', String(JOB_DEFAULTS.scale), (v) => {
+    const text = await this.input('Scale of the projection along the direction (x ← x + scale·(x·d̂)·d̂)', String(defaultOf(evaluateJob, 'scale')), (v) => {
       const r = parseScale(v);
       return typeof r === 'string' ? r : undefined;
     });
@@ -304,26 +299,32 @@ export class LayerLabCommands {
   // -------------------------------------------------------------------------------------------
   // Running jobs
 
-  /** Runs a job under a cancellable progress notification; Cancel sends `$/cancelRequest`. */
-  private async runJob(title: string, job: JobName, args: string[]): Promise<RunJobResult> {
-    this.d.log.info(`${title}: ${cliLine(job, args)}`);
-    const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `LayerLab: ${title}`, cancellable: true },
-      async (progress, token) => {
-        let percent = 0;
-        return this.d.client.runJob(job, args, {
-          token,
-          onProgress: (p) => {
-            const step = progressStep(percent, p);
-            percent = step.percent;
-            progress.report({ increment: step.increment, message: progressMessage(p) });
-          },
-        });
-      },
-    );
-    this.d.log.info(`${title} finished in ${result.seconds.toFixed(1)} s${result.output ? `:\n${result.output}` : ''}`);
-    this.refreshAll();
-    return result;
+  /**
+   * Runs a job under a cancellable progress notification (Cancel sends `$/cancelRequest`),
+   * after logging its CLI twin, and refreshes the views however it ends.
+   */
+  private async runJob<N extends JobName>(title: string, name: N, params: JobParamsIn<N>): Promise<JobResult<N>> {
+    this.d.log.info(`${title}: ${cliLine(JOBS[name], params as Record<string, unknown>)}`);
+    const t0 = Date.now();
+    try {
+      return await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `LayerLab: ${title}`, cancellable: true },
+        async (progress, token) => {
+          let percent = 0;
+          return this.d.client.runJob(name, params, {
+            token,
+            onProgress: (p) => {
+              const step = progressStep(percent, p);
+              percent = step.percent;
+              progress.report({ increment: step.increment, message: describeProgress(p) });
+            },
+          });
+        },
+      );
+    } finally {
+      this.d.log.info(`${title} ended after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      this.refreshAll();
+    }
   }
 
   /**
@@ -349,45 +350,33 @@ export class LayerLabCommands {
     return r && !r.startsWith('..') && !path.isAbsolute(r) ? r : file;
   }
 
-  /**
-   * The run file an evaluate or sweep job wrote: the one it names, else the newest run file in
-   * the runs folder written since the job started (the runtime's evaluate and sweep jobs do not
-   * name their file yet).
-   */
-  private async runFileOf(r: RunJobResult, startedMs: number): Promise<string | undefined> {
-    const named = r.files.find((f) => /\.json$/i.test(f));
-    if (named) return named;
-    const runs = await scanRuns(outputFolders(this.settings()).runs);
-    // mtime has coarse resolution on some file systems: a second of slack.
-    return runs.find((x) => x.kind === 'run' && x.mtimeMs >= startedMs - 1000)?.path;
-  }
-
   // -------------------------------------------------------------------------------------------
   // Commands
 
-  async saveHiddenStates(t?: Target): Promise<RunJobResult> {
+  async saveHiddenStates(t?: Target): Promise<JobResult<'save-hidden-states'>> {
     const s = this.settings();
     const model = await this.model(t);
     const dataFile = await this.dataset(t);
-    const args = saveHiddenStatesArgs({ model, dataFile, dataName: defaultDataName(dataFile), outputPath: s.outputPath, batchSize: s.batchSize }, s);
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.saveHiddenStates'], 'save-hidden-states', args);
-    const cache = r.files.find((f) => CACHE_FILE_RE.test(f));
-    this.offer(
-      `LayerLab: hidden states of ${path.basename(dataFile)} saved${cache ? ` to ${this.rel(cache)}` : ''}.`,
-      cache ? [{ title: 'Compute Directions', id: 'layerlab.computeDirections', run: () => this.computeDirections(cache) }] : [],
-    );
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.saveHiddenStates'], 'save-hidden-states', {
+      ...modelRef(model, s),
+      dataFilePath: dataFile,
+      outputPath: outputFolders(s).cache,
+      ...batchSizeOf('dataBatchSize', s),
+    });
+    this.offer(`LayerLab: hidden states of ${path.basename(dataFile)} saved to ${this.rel(r.cacheFile)}.`, [
+      { title: 'Compute Directions', id: 'layerlab.computeDirections', run: () => this.computeDirections(r.cacheFile) },
+    ]);
     return r;
   }
 
-  async computeDirections(t?: Target, opts: { openChart?: boolean } = {}): Promise<RunJobResult> {
+  async computeDirections(t?: Target, opts: { openChart?: boolean } = {}): Promise<JobResult<'compute-directions'>> {
     const cacheFile = await this.cacheFile(t);
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.computeDirections'], 'compute-directions', computeDirectionsArgs({ cacheFile }));
-    const stats = r.files.find((f) => /\.directions\.json$/i.test(f)) ?? directionStatsPathOf(cacheFile);
-    if (opts.openChart && fs.existsSync(stats)) {
-      await this.d.charts.openDirectionChart(stats);
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.computeDirections'], 'compute-directions', { cache: cacheFile });
+    if (opts.openChart) {
+      await this.d.charts.openDirectionChart(r.statsFile);
       return r;
     }
-    this.offer(`LayerLab: directions computed from ${path.basename(cacheFile)}.`, fs.existsSync(stats) ? [this.openChartAction(stats)] : []);
+    this.offer(`LayerLab: directions computed from ${path.basename(cacheFile)}.`, [this.openChartAction(r.statsFile)]);
     return r;
   }
 
@@ -408,7 +397,7 @@ export class LayerLabCommands {
     return undefined;
   }
 
-  async evaluate(t?: Target): Promise<RunJobResult> {
+  async evaluate(t?: Target): Promise<JobResult<'evaluate'>> {
     const s = this.settings();
     const model = await this.model(t);
     const dataFile = await this.dataset(t);
@@ -416,29 +405,38 @@ export class LayerLabCommands {
     const layers = await this.layers(model);
     const hook = await this.hook();
     const scale = await this.scale();
-    const args = evaluateArgs(
-      { model, dataFile, cacheFile, layers, hook, scale, batchSize: s.batchSize, maxNewTokens: JOB_DEFAULTS.maxNewTokens, outputPath: s.outputPath },
-      s,
-    );
-    const started = Date.now();
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.evaluate'], 'evaluate', args);
-    const run = await this.runFileOf(r, started);
-    this.offer(`LayerLab: evaluation finished${run ? `: ${this.rel(run)}` : ''}.`, run ? [this.openChartAction(run)] : []);
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.evaluate'], 'evaluate', {
+      ...modelRef(model, s),
+      hiddenStatesCachePath: cacheFile,
+      dataFile,
+      withIntervention: true,
+      layerIndices: layers,
+      ...(hook === 'pre' ? { withPreHook: true } : { withPostHook: true }),
+      scale,
+      outputPath: outputFolders(s).runs,
+      ...batchSizeOf('batchSize', s),
+    });
+    this.offer(`LayerLab: evaluation finished: ${this.rel(r.runFile)}.`, [this.openChartAction(r.runFile)]);
     return r;
   }
 
-  async sweep(t?: Target): Promise<RunJobResult> {
+  async sweep(t?: Target): Promise<JobResult<'sweep'>> {
     const s = this.settings();
     const model = await this.model(t);
     const dataFile = await this.dataset(t);
     const cacheFile = await this.cacheFile(t);
     const hook = await this.hook();
     const scale = await this.scale();
-    const args = sweepArgs({ model, dataFile, cacheFile, hook, scale, batchSize: s.batchSize, maxNewTokens: JOB_DEFAULTS.maxNewTokens, outputPath: s.outputPath }, s);
-    const started = Date.now();
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.sweep'], 'sweep', args);
-    const run = await this.runFileOf(r, started);
-    this.offer(`LayerLab: layer sweep finished${run ? `: ${this.rel(run)}` : ''}.`, run ? [this.openChartAction(run)] : []);
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.sweep'], 'sweep', {
+      ...modelRef(model, s),
+      hiddenStatesCachePath: cacheFile,
+      dataFile,
+      ...(hook === 'pre' ? { withPreHook: true } : { withPostHook: true }),
+      scales: [scale],
+      outputPath: outputFolders(s).runs,
+      ...batchSizeOf('batchSize', s),
+    });
+    this.offer(`LayerLab: layer sweep finished: ${this.rel(r.runFile)}.`, [this.openChartAction(r.runFile)]);
     return r;
   }
 
@@ -470,20 +468,21 @@ export class LayerLabCommands {
     return file;
   }
 
+  /**
+   * Opens a model in the runtime and keeps it there: every job that names it (same settings)
+   * then reuses it instead of loading it again. The CLI twin is `layerlab info`.
+   */
   async selectModel(t?: Target): Promise<string> {
     const s = this.settings();
     const given = this.fromContext(t, 'models', ['model']);
     const model = given ?? (await this.model(undefined, true));
-    const info = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `LayerLab: loading ${path.basename(model)}`, cancellable: true },
-      (_p, token) => this.d.client.loadModel({ path: model, provider: s.provider, threads: s.threads }, token),
-    );
+    const info = await this.runJob(PALETTE_COMMANDS['layerlab.selectModel'], 'info', modelRef(model, s));
     await this.d.workspaceState.update(SELECTED_MODEL_KEY, model);
     this.d.views.models.refresh();
     const note = info.providerNote ? ` (${info.providerNote})` : '';
-    this.d.log.info(`loaded ${model}: ${info.architecture}, ${info.nBlocks} blocks, d_model ${info.dModel}, ${info.provider}${note}`);
+    this.d.log.info(`loaded ${model}: ${info.architecture} (${info.modelType}), ${info.nBlocks} blocks, d_model ${info.dModel}, ${info.provider}${note}`);
     void vscode.window.showInformationMessage(
-      `LayerLab: ${path.basename(model)} loaded — ${info.architecture}, ${info.nBlocks} blocks, d_model ${info.dModel}, on ${info.provider.toUpperCase()}.`,
+      `LayerLab: ${path.basename(model)} loaded — ${info.modelType} (${info.architecture} graph), ${info.nBlocks} blocks, d_model ${info.dModel}, on ${info.provider.toUpperCase()}.`,
     );
     return model;
   }
@@ -525,38 +524,34 @@ export class LayerLabCommands {
    * the sweep's chart. The demo model has random weights: the chart shows the pipeline working,
    * not a finding, and the message says so.
    */
-  async runDemo(): Promise<RunJobResult> {
+  async runDemo(): Promise<JobResult<'demo'>> {
     const s = this.settings();
-    const r = await this.runJob(
-      PALETTE_COMMANDS['layerlab.runDemo'],
-      'demo',
-      demoArgs({ modelsPath: s.modelsPath, datasetsPath: s.datasetsPath, outputPath: s.outputPath }, s),
-    );
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.runDemo'], 'demo', {
+      modelsPath: s.modelsPath,
+      datasetsPath: s.datasetsPath,
+      outputPath: s.outputPath,
+      provider: s.provider,
+      ...(s.threads > 0 ? { threads: s.threads } : {}),
+    });
     const model = path.join(s.modelsPath, DEMO_MODEL_NAME);
     // The demo model becomes the default model of the next commands.
     await this.d.workspaceState.update(SELECTED_MODEL_KEY, model);
     this.refreshAll();
-    // The job lists its run file first; it is the JSON file under the runs folder.
-    const runsDir = outputFolders(s).runs;
-    const run = r.files.find((f) => f.endsWith('.json') && !path.relative(runsDir, f).startsWith('..'));
     let chartError: string | undefined;
-    if (run) {
-      try {
-        await this.d.charts.openRunChart(run);
-      } catch (e) {
-        chartError = (e as Error).message;
-        this.d.log.warn(`Run Demo: could not open the chart of ${run}: ${chartError}`);
-      }
+    try {
+      await this.d.charts.openRunChart(r.runFile);
+    } catch (e) {
+      chartError = (e as Error).message;
+      this.d.log.warn(`Run Demo: could not open the chart of ${r.runFile}: ${chartError}`);
     }
     // Random weights first: a toast shows only the start of a long message.
     const random = `The demo model (${this.rel(model)}) has random weights, so the numbers show the pipeline working, not a finding.`;
-    if (run && !chartError) {
-      this.offer(`LayerLab: demo finished. ${random} It cached hidden states, computed directions and swept interventions; the sweep's chart is open (${this.rel(run)}).`);
+    if (!chartError) {
+      this.offer(`LayerLab: demo finished. ${random} It cached hidden states, computed directions and swept interventions; the sweep's chart is open (${this.rel(r.runFile)}).`);
     } else {
-      this.offer(
-        `LayerLab: demo finished. ${random}${run ? ` Its sweep is ${this.rel(run)}${chartError ? `; the chart did not open: ${chartError}` : ''}.` : ''}`,
-        run ? [{ title: 'Open Run File', id: 'layerlab.openRunChart', run: () => Promise.resolve(vscode.window.showTextDocument(vscode.Uri.file(run), { preview: false })) }] : [],
-      );
+      this.offer(`LayerLab: demo finished. ${random} Its sweep is ${this.rel(r.runFile)}; the chart did not open: ${chartError}.`, [
+        { title: 'Open Run File', id: 'layerlab.openRunChart', run: () => Promise.resolve(vscode.window.showTextDocument(vscode.Uri.file(r.runFile), { preview: false })) },
+      ]);
     }
     return r;
   }

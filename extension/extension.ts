@@ -1,15 +1,19 @@
 /**
- * Activation: wires the runtime client, the LayerLab output channel, the status-bar item, the
- * sidebar views, the chart panels and the commands together. Everything with a decision in it lives in the plain
- * modules beside this one; this file only connects them to the VS Code API.
+ * The extension's entry points. `activate` creates the one object that owns the extension's
+ * life (rust-analyzer's `Ctx`): the runtime client, the output channel, the status bar, the tree
+ * views and their file watchers, the chart panels and the commands; everything it creates is
+ * disposed with it. Decisions live in the plain modules beside this one; this file connects
+ * them to the VS Code API.
  */
 import * as vscode from 'vscode';
-import type { DatasetInspection } from '../runtime/protocol/requests';
-import { openChart, openChartPanels, openDirectionChart, openRunChart, registerChartPanels } from './chartPanel';
+import type { DatasetInspection, ModelFacts } from '../runtime/protocol/requests';
+import { ChartPanels } from './chartPanel';
 import { LayerLabCommands, type ChartOpener, type ViewName } from './commands';
+import { FileAnswers } from './fileAnswers';
+import { modelRef } from './jobParams';
 import { statusBarView } from './presentation';
+import { parseRecordQuery, RECORD_SCHEME, recordDocumentText } from './recordDocument';
 import { RuntimeClient, RuntimeRequestError, type Spawner } from './runtimeClient';
-import { DatasetInspections, parseRecordQuery, RECORD_SCHEME, recordDocumentText } from './datasetInspection';
 import { isRunning } from './runtimeState';
 import { outputFolders, resolveSettings, type LayerLabSettings, type RawSettings } from './settings';
 import { nodeSpawner } from './spawn';
@@ -32,19 +36,115 @@ export interface ActivateOptions {
   spawner?: Spawner;
 }
 
-let client: RuntimeClient | undefined;
+const SELECTED_MODEL_KEY = 'layerlab.selectedModel';
 
-export function activate(context: vscode.ExtensionContext): LayerLabApi {
-  return activateWith(context);
-}
+export class LayerLab implements LayerLabApi, vscode.Disposable {
+  readonly client: RuntimeClient;
+  readonly views: Record<ViewName, NodeTreeProvider>;
+  readonly commands: LayerLabCommands;
+  private readonly log: vscode.LogOutputChannel;
+  private readonly chartPanels: ChartPanels;
+  private readonly status: vscode.StatusBarItem;
+  private readonly disposables: vscode.Disposable[] = [];
+  private watchers: vscode.Disposable[] = [];
+  /** What the runtime said about each dataset file and each model, per modification time. */
+  private readonly datasetAnswers = new FileAnswers<DatasetInspection>();
+  private readonly modelAnswers = new FileAnswers<ModelFacts>();
 
-export function activateWith(context: vscode.ExtensionContext, opts: ActivateOptions = {}): LayerLabApi {
-  const log = vscode.window.createOutputChannel('LayerLab', { log: true });
-  context.subscriptions.push(log);
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    opts: ActivateOptions = {},
+  ) {
+    this.log = this.own(vscode.window.createOutputChannel('LayerLab', { log: true }));
+    this.client = new RuntimeClient({
+      spawn: opts.spawner ?? nodeSpawner(() => ({
+        nodePath: this.settings()?.nodePath,
+        execPath: process.execPath,
+        runtimeScript: context.asAbsolutePath('dist/runtime.js'),
+        cwd: this.workspaceRoot() ?? context.extensionPath,
+        parentPid: process.pid,
+        env: process.env,
+      })),
+      clientName: `${vscode.env.appName} ${vscode.version}`,
+      log: (level, message) => this.log[level](message),
+      onGaveUp: (message) => {
+        void vscode.window.showErrorMessage(message, 'Restart Runtime', 'Show Runtime Log').then((a) => {
+          if (a === 'Restart Runtime') void vscode.commands.executeCommand('layerlab.restartRuntime');
+          if (a === 'Show Runtime Log') this.log.show();
+        });
+      },
+    });
 
-  const workspaceRoot = () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  const settings = (): LayerLabSettings | undefined => {
-    const root = workspaceRoot();
+    this.status = this.own(vscode.window.createStatusBarItem('layerlab.status', vscode.StatusBarAlignment.Left, 10));
+    this.status.name = 'LayerLab';
+    this.own(this.client.onDidChangeState(() => this.updateStatus()));
+    this.own(this.client.onDidProgress(() => this.updateStatus()));
+    this.own(vscode.workspace.onDidGrantWorkspaceTrust(() => this.updateStatus()));
+    this.updateStatus();
+
+    this.views = this.createViews();
+
+    // Chart panels: their serializers restore open charts after a window reload (package.json
+    // activates the extension on `onWebviewPanel:` for that); compare pickers offer the Runs view's runs.
+    this.chartPanels = this.own(
+      new ChartPanels(context, {
+        log: (level, message) => this.log[level](message),
+        listRuns: async () => {
+          const s = this.settings();
+          return s ? (await scanRuns(outputFolders(s).runs)).filter((r) => r.kind === 'run').map((r) => r.path) : [];
+        },
+      }),
+    );
+    this.disposables.push(...this.chartPanels.register());
+    const charts: ChartOpener = {
+      openChart: (file) => this.chartPanels.openChart(file),
+      openRunChart: (file) => this.chartPanels.openRunChart(file),
+      openDirectionChart: (file) => this.chartPanels.openDirectionChart(file),
+    };
+
+    this.own(vscode.workspace.registerTextDocumentContentProvider(RECORD_SCHEME, { provideTextDocumentContent: (uri) => this.recordDocument(uri) }));
+
+    this.commands = new LayerLabCommands({
+      client: this.client,
+      settings: () => this.settings(),
+      log: this.log,
+      workspaceState: context.workspaceState,
+      views: this.views,
+      selection: (view) => this.treeViews[view].selection[0],
+      charts,
+    });
+    this.disposables.push(...this.commands.register());
+
+    this.watch();
+    this.own(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (!e.affectsConfiguration('layerlab')) return;
+        this.watch();
+        this.refreshViews();
+      }),
+    );
+    this.own(
+      vscode.workspace.onDidChangeWorkspaceFolders(() => {
+        this.watch();
+        this.refreshViews();
+      }),
+    );
+    this.log.info(`LayerLab activated (${vscode.workspace.isTrusted ? 'trusted' : 'untrusted: browsing only'} workspace ${this.workspaceRoot() ?? '(no folder)'})`);
+  }
+
+  private treeViews = {} as Record<ViewName, vscode.TreeView<TreeNodeData>>;
+
+  private own<T extends vscode.Disposable>(d: T): T {
+    this.disposables.push(d);
+    return d;
+  }
+
+  private workspaceRoot(): string | undefined {
+    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  }
+
+  settings(): LayerLabSettings | undefined {
+    const root = this.workspaceRoot();
     if (!root) return undefined;
     const c = vscode.workspace.getConfiguration('layerlab');
     const raw: RawSettings = {
@@ -57,216 +157,185 @@ export function activateWith(context: vscode.ExtensionContext, opts: ActivateOpt
       nodePath: c.get('nodePath'),
     };
     return resolveSettings(raw, root);
-  };
-
-  const spawner =
-    opts.spawner ??
-    nodeSpawner(() => ({
-      nodePath: settings()?.nodePath,
-      execPath: process.execPath,
-      runtimeScript: context.asAbsolutePath('dist/runtime.js'),
-      cwd: workspaceRoot() ?? context.extensionPath,
-      parentPid: process.pid,
-      env: process.env,
-    }));
-
-  client = new RuntimeClient({
-    spawn: spawner,
-    clientName: `${vscode.env.appName} ${vscode.version}`,
-    log: (level, message) => log[level](message),
-    onGaveUp: (message) => {
-      void vscode.window.showErrorMessage(message, 'Restart Runtime', 'Show Runtime Log').then((a) => {
-        if (a === 'Restart Runtime') void vscode.commands.executeCommand('layerlab.restartRuntime');
-        if (a === 'Show Runtime Log') log.show();
-      });
-    },
-  });
-  const rt = client;
-  context.subscriptions.push({ dispose: () => void rt.dispose() });
-
-  // Status bar: runtime state, provider and model.
-  const status = vscode.window.createStatusBarItem('layerlab.status', vscode.StatusBarAlignment.Left, 10);
-  status.name = 'LayerLab';
-  const updateStatus = () => {
-    const v = statusBarView({ state: rt.state, trusted: vscode.workspace.isTrusted, gaveUp: rt.gaveUp, model: rt.model, progress: rt.progress });
-    status.text = v.text;
-    status.tooltip = v.tooltip;
-    status.command = v.command;
-    status.backgroundColor = v.alert ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
-    status.show();
-  };
-  context.subscriptions.push(status, rt.onDidChangeState(updateStatus), rt.onDidProgress(updateStatus));
-  context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(updateStatus));
-  updateStatus();
-
-  // Views.
-  const inspections = new DatasetInspections();
-  /** The runtime loaded the file and said what is wrong with it (not: the runtime went away). */
-  const isAnsweredFailure = (e: unknown) => e instanceof RuntimeRequestError && ['data', 'io', 'usage'].includes(e.kind);
-  const onLoadError = (view: string, e: Error) => log.error(`${view}: ${e.message}`);
-  const noFolder = async (): Promise<TreeNodeData[]> => [];
-  const views: Record<ViewName, NodeTreeProvider> = {
-    models: new NodeTreeProvider(
-      'layerlab.models',
-      async () => {
-        const s = settings();
-        return s ? modelNodes(await scanModels(s.modelsPath), rt.model, context.workspaceState.get<string>('layerlab.selectedModel')) : noFolder();
-      },
-      onLoadError,
-    ),
-    datasets: new NodeTreeProvider('layerlab.datasets', async () => {
-      const s = settings();
-      if (!s) return noFolder();
-      const entries = await scanDatasets(s.datasetsPath);
-      const found = new Map<string, DatasetInspection>();
-      const errors = new Map<string, string>();
-      // As for caches: only a runtime already running is asked (browsing starts nothing), and
-      // its answers are kept per file and modification time.
-      if (vscode.workspace.isTrusted && isRunning(rt.state)) {
-        await Promise.all(
-          entries.map(async (e) => {
-            try {
-              const r = await inspections.get(e.path, (p) => rt.inspectDataset(p), isAnsweredFailure);
-              if (r.ok) found.set(e.path, r.inspection);
-              else errors.set(e.path, r.error);
-            } catch (err) {
-              log.warn(`datasets: ${e.name}: ${(err as Error).message}`);
-            }
-          }),
-        );
-      }
-      return datasetNodes(entries, found, errors);
-    }, onLoadError),
-    cache: new NodeTreeProvider('layerlab.cache', async () => {
-      const s = settings();
-      if (!s) return noFolder();
-      const dir = outputFolders(s).cache;
-      // Only a runtime that is already running is asked for details: browsing must not start
-      // a process (nor run anything in an untrusted workspace).
-      if (vscode.workspace.isTrusted && isRunning(rt.state)) {
-        try {
-          return cacheNodes(await rt.listCaches(dir));
-        } catch (e) {
-          if (!(e instanceof RuntimeRequestError && e.kind === 'unavailable')) throw e;
-          return cacheFileNodes(await scanFiles(dir, CACHE_FILE_RE), e.message);
-        }
-      }
-      const why = vscode.workspace.isTrusted ? 'details appear once the LayerLab runtime is running' : 'details need a trusted workspace';
-      return cacheFileNodes(await scanFiles(dir, CACHE_FILE_RE), why);
-    }, onLoadError),
-    runs: new NodeTreeProvider('layerlab.runs', async () => {
-      const s = settings();
-      if (!s) return noFolder();
-      return runNodes(await scanRuns(outputFolders(s).runs));
-    }, onLoadError),
-  };
-  const treeViews = {} as Record<ViewName, vscode.TreeView<TreeNodeData>>;
-  for (const [name, provider] of Object.entries(views) as [ViewName, NodeTreeProvider][]) {
-    treeViews[name] = vscode.window.createTreeView(provider.viewId, { treeDataProvider: provider, showCollapseAll: name !== 'datasets' });
-    context.subscriptions.push(provider, treeViews[name]);
   }
 
-  // A model load or a (re)start changes what the Models and cache views can show.
-  let lastState = rt.state;
-  let lastModel = rt.model;
-  context.subscriptions.push(
-    rt.onDidChangeState(() => {
-      if (rt.model !== lastModel) views.models.refresh();
-      if (isRunning(rt.state) !== isRunning(lastState)) {
-        views.cache.refresh();
-        views.datasets.refresh();
-      }
-      lastState = rt.state;
-      lastModel = rt.model;
-    }),
-  );
-
-  // Watch the configured folders; re-watch when the settings change.
-  let watchers: vscode.Disposable[] = [];
-  const watch = () => {
-    for (const w of watchers) w.dispose();
-    watchers = [];
-    const s = settings();
-    if (!s) return;
-    const f = outputFolders(s);
-    watchers.push(
-      watchFolder(s.modelsPath, () => views.models.refreshSoon()),
-      watchFolder(s.datasetsPath, () => views.datasets.refreshSoon()),
-      watchFolder(f.cache, () => views.cache.refreshSoon()),
-      watchFolder(f.runs, () => views.runs.refreshSoon()),
-    );
-  };
-  watch();
-  context.subscriptions.push(
-    { dispose: () => watchers.forEach((w) => w.dispose()) },
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (!e.affectsConfiguration('layerlab')) return;
-      watch();
-      for (const v of Object.values(views)) v.refresh();
-    }),
-    vscode.workspace.onDidChangeWorkspaceFolders(() => {
-      watch();
-      for (const v of Object.values(views)) v.refresh();
-    }),
-  );
-
-  // Dataset records open as read-only virtual documents, served by the running runtime.
-  context.subscriptions.push(
-    vscode.workspace.registerTextDocumentContentProvider(RECORD_SCHEME, {
-      async provideTextDocumentContent(uri) {
-        const q = parseRecordQuery(uri.query);
-        if (!q) return '// not a LayerLab record address\n';
-        if (!isRunning(rt.state)) return recordDocumentText(q.file, q.id, undefined, 'the LayerLab runtime is not running: start it to see this record');
-        try {
-          return recordDocumentText(q.file, q.id, await rt.inspectDataset({ file: q.file, recordId: q.id, limit: 0 }));
-        } catch (e) {
-          return recordDocumentText(q.file, q.id, undefined, `cannot read the record: ${(e as Error).message}`);
-        }
-      },
-    }),
-  );
-
-  // Chart panels: their serializers restore open charts after a window reload (package.json
-  // activates the extension on `onWebviewPanel:` for that); compare pickers offer the Runs view's runs.
-  context.subscriptions.push(
-    ...registerChartPanels(context, {
-      log: (level, message) => log[level](message),
-      listRuns: async () => {
-        const s = settings();
-        return s ? (await scanRuns(outputFolders(s).runs)).filter((r) => r.kind === 'run').map((r) => r.path) : [];
-      },
-    }),
-  );
-  const charts: ChartOpener = {
-    openChart: (file) => openChart(context, file),
-    openRunChart: (file) => openRunChart(context, file),
-    openDirectionChart: (file) => openDirectionChart(context, file),
-  };
-
-  const commands = new LayerLabCommands({
-    client: rt,
-    settings,
-    log,
-    workspaceState: context.workspaceState,
-    views,
-    selection: (view) => treeViews[view].selection[0],
-    charts,
-  });
-  context.subscriptions.push(...commands.register());
-
-  log.info(`LayerLab activated (${vscode.workspace.isTrusted ? 'trusted' : 'untrusted: browsing only'} workspace ${workspaceRoot() ?? '(no folder)'})`);
-  const chartList = () =>
-    openChartPanels().map((p) => ({
+  charts(): ReturnType<LayerLabApi['charts']> {
+    return this.chartPanels.panels().map((p) => ({
       page: p.page,
       file: 'runPath' in p ? p.runPath : p.statsPath,
       title: p.panel.title,
       visible: p.panel.visible,
     }));
-  return { client: rt, views, settings, commands, charts: chartList };
+  }
+
+  private updateStatus(): void {
+    const rt = this.client;
+    const v = statusBarView({ state: rt.state, trusted: vscode.workspace.isTrusted, gaveUp: rt.gaveUp, model: rt.model, progress: rt.progress });
+    this.status.text = v.text;
+    this.status.tooltip = v.tooltip;
+    this.status.command = v.command;
+    this.status.backgroundColor = v.alert ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    this.status.show();
+  }
+
+  /** Only a runtime that is already running is asked for details: browsing starts nothing (nor runs anything untrusted). */
+  private canAskRuntime(): boolean {
+    return vscode.workspace.isTrusted && isRunning(this.client.state);
+  }
+
+  private createViews(): Record<ViewName, NodeTreeProvider> {
+    const rt = this.client;
+    /** The runtime read the file and said what is wrong with it (not: the runtime went away). */
+    const isAnsweredFailure = (e: unknown) => e instanceof RuntimeRequestError && ['data', 'io', 'usage', 'model'].includes(e.kind);
+    const onLoadError = (view: string, e: Error) => this.log.error(`${view}: ${e.message}`);
+    const noFolder = async (): Promise<TreeNodeData[]> => [];
+    const views: Record<ViewName, NodeTreeProvider> = {
+      models: new NodeTreeProvider(
+        'layerlab.models',
+        async () => {
+          const s = this.settings();
+          if (!s) return noFolder();
+          const entries = await scanModels(s.modelsPath);
+          const facts = new Map<string, ModelFacts>();
+          const factErrors = new Map<string, string>();
+          if (this.canAskRuntime()) {
+            await Promise.all(
+              entries.map(async (e) => {
+                try {
+                  const r = await this.modelAnswers.get(e.path, (p) => rt.describeModel(modelRef(p, s)), isAnsweredFailure);
+                  if (r.ok) facts.set(e.path, r.value);
+                  else factErrors.set(e.path, r.error);
+                } catch (err) {
+                  this.log.warn(`models: ${e.name}: ${(err as Error).message}`);
+                }
+              }),
+            );
+          }
+          return modelNodes(entries, { facts, factErrors, loaded: rt.model, selectedPath: this.context.workspaceState.get<string>(SELECTED_MODEL_KEY) });
+        },
+        onLoadError,
+      ),
+      datasets: new NodeTreeProvider(
+        'layerlab.datasets',
+        async () => {
+          const s = this.settings();
+          if (!s) return noFolder();
+          const entries = await scanDatasets(s.datasetsPath);
+          const found = new Map<string, DatasetInspection>();
+          const errors = new Map<string, string>();
+          if (this.canAskRuntime()) {
+            await Promise.all(
+              entries.map(async (e) => {
+                try {
+                  const r = await this.datasetAnswers.get(e.path, (file) => rt.inspectDataset({ file }), isAnsweredFailure);
+                  if (r.ok) found.set(e.path, r.value);
+                  else errors.set(e.path, r.error);
+                } catch (err) {
+                  this.log.warn(`datasets: ${e.name}: ${(err as Error).message}`);
+                }
+              }),
+            );
+          }
+          return datasetNodes(entries, found, errors);
+        },
+        onLoadError,
+      ),
+      cache: new NodeTreeProvider(
+        'layerlab.cache',
+        async () => {
+          const s = this.settings();
+          if (!s) return noFolder();
+          const dir = outputFolders(s).cache;
+          if (this.canAskRuntime()) return cacheNodes(await rt.listCaches(dir));
+          const why = vscode.workspace.isTrusted ? 'details appear once the LayerLab runtime is running' : 'details need a trusted workspace';
+          return cacheFileNodes(await scanFiles(dir, CACHE_FILE_RE), why);
+        },
+        onLoadError,
+      ),
+      runs: new NodeTreeProvider(
+        'layerlab.runs',
+        async () => {
+          const s = this.settings();
+          return s ? runNodes(await scanRuns(outputFolders(s).runs)) : noFolder();
+        },
+        onLoadError,
+      ),
+    };
+    for (const [name, provider] of Object.entries(views) as [ViewName, NodeTreeProvider][]) {
+      this.treeViews[name] = vscode.window.createTreeView(provider.viewId, { treeDataProvider: provider, showCollapseAll: name !== 'datasets' });
+      this.own(provider);
+      this.own(this.treeViews[name]);
+    }
+
+    // A model change or a (re)start changes what the Models, Datasets and Cache views can show.
+    let lastState = rt.state;
+    let lastModel = rt.model;
+    this.own(
+      rt.onDidChangeState(() => {
+        const runningChanged = isRunning(rt.state) !== isRunning(lastState);
+        if (rt.model !== lastModel || runningChanged) views.models.refresh();
+        if (runningChanged) {
+          views.cache.refresh();
+          views.datasets.refresh();
+        }
+        lastState = rt.state;
+        lastModel = rt.model;
+      }),
+    );
+    return views;
+  }
+
+  private refreshViews(): void {
+    for (const v of Object.values(this.views)) v.refresh();
+  }
+
+  /** Watches the configured folders; called again when the settings change. */
+  private watch(): void {
+    for (const w of this.watchers) w.dispose();
+    this.watchers = [];
+    const s = this.settings();
+    if (!s) return;
+    const f = outputFolders(s);
+    this.watchers.push(
+      watchFolder(s.modelsPath, () => this.views.models.refreshSoon()),
+      watchFolder(s.datasetsPath, () => this.views.datasets.refreshSoon()),
+      watchFolder(f.cache, () => this.views.cache.refreshSoon()),
+      watchFolder(f.runs, () => this.views.runs.refreshSoon()),
+    );
+  }
+
+  /** A dataset record as a read-only virtual document, served by the running runtime. */
+  private async recordDocument(uri: vscode.Uri): Promise<string> {
+    const q = parseRecordQuery(uri.query);
+    if (!q) return '// not a LayerLab record address\n';
+    if (!isRunning(this.client.state)) return recordDocumentText(q.file, q.id, undefined, 'the LayerLab runtime is not running: start it to see this record');
+    try {
+      return recordDocumentText(q.file, q.id, await this.client.inspectDataset({ file: q.file, recordId: q.id, limit: 0 }));
+    } catch (e) {
+      return recordDocumentText(q.file, q.id, undefined, `cannot read the record: ${(e as Error).message}`);
+    }
+  }
+
+  /** Graceful: the runtime gets `shutdown` and `exit` (and is killed if it does not comply), then everything else goes. */
+  async dispose(): Promise<void> {
+    await this.client.dispose();
+    for (const w of this.watchers) w.dispose();
+    for (const d of this.disposables.splice(0).reverse()) d.dispose();
+  }
+}
+
+let instance: LayerLab | undefined;
+
+export function activate(context: vscode.ExtensionContext): LayerLabApi {
+  return activateWith(context);
+}
+
+export function activateWith(context: vscode.ExtensionContext, opts: ActivateOptions = {}): LayerLabApi {
+  instance = new LayerLab(context, opts);
+  return instance;
 }
 
 export async function deactivate(): Promise<void> {
-  // Graceful: the runtime gets `shutdown` and `exit`, and is killed if it does not comply.
-  await client?.dispose();
-  client = undefined;
+  await instance?.dispose();
+  instance = undefined;
 }

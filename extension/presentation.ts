@@ -3,8 +3,9 @@
  * increments, how a failed request is worded, and which commands need a trusted workspace.
  */
 import * as path from 'node:path';
-import type { ModelInfo, ProgressParams } from '../runtime/protocol/requests';
-import type { RuntimeRequestError } from './runtimeClient';
+import { describeProgress, type JobProgress } from '../runtime/protocol/jobs';
+import type { ModelInfo } from '../runtime/protocol/requests';
+import type { ActiveJobProgress, RuntimeRequestError } from './runtimeClient';
 import type { RuntimeState } from './runtimeState';
 
 export interface StatusInput {
@@ -13,7 +14,7 @@ export interface StatusInput {
   /** Set when the restart budget ran out. */
   gaveUp?: string;
   model?: ModelInfo;
-  progress?: ProgressParams;
+  progress?: ActiveJobProgress;
 }
 
 export interface StatusView {
@@ -49,7 +50,7 @@ export function statusBarView(s: StatusInput): StatusView {
       const p = s.progress && s.progress.total > 0 ? ` ${Math.floor((100 * s.progress.done) / s.progress.total)}%` : '';
       return {
         text: `$(sync~spin) LayerLab${p}${model}`,
-        tooltip: `LayerLab runtime: busy${s.progress?.message ? ` (${s.progress.message})` : ''}${modelTip}`,
+        tooltip: `LayerLab runtime: busy${s.progress ? ` (${s.progress.job}: ${describeProgress(s.progress)})` : ''}${modelTip}`,
         command: 'layerlab.showLog',
         alert: false,
       };
@@ -65,14 +66,10 @@ export function statusBarView(s: StatusInput): StatusView {
  * VS Code's progress takes increments in percent; the runtime reports done/total. Returns the
  * increment to report and the new cumulative percentage (never backwards, never past 100).
  */
-export function progressStep(reportedPercent: number, p: Pick<ProgressParams, 'done' | 'total'>): { increment: number; percent: number } {
+export function progressStep(reportedPercent: number, p: Pick<JobProgress, 'done' | 'total'>): { increment: number; percent: number } {
   if (!(p.total > 0)) return { increment: 0, percent: reportedPercent };
   const percent = Math.min(100, Math.max(reportedPercent, (100 * p.done) / p.total));
   return { increment: percent - reportedPercent, percent };
-}
-
-export function progressMessage(p: ProgressParams): string {
-  return `${p.done}/${p.total}${p.message ? ` · ${p.message}` : ''}`;
 }
 
 export interface FailureView {
@@ -93,18 +90,11 @@ export function describeFailure(title: string, e: RuntimeRequestError | Error): 
       return { severity: 'info', message: `LayerLab: ${title} was cancelled. Finished work is kept; running it again resumes where possible.`, actions: [] };
     case 'busy':
       return { severity: 'warning', message: withHint(`LayerLab: ${title} did not start: ${e.message}.`), actions: [] };
-    case 'unknown-job':
-      return {
-        severity: 'warning',
-        message: withHint(`LayerLab: ${title} is not available in this version of the LayerLab runtime (${e.message}).`),
-        actions: [log],
-      };
     case 'usage':
     case 'model':
     case 'data':
-    case 'no-model':
     case 'io':
-      return { severity: 'error', message: withHint(`LayerLab: ${title} failed: ${e.message}`), actions: kind === 'no-model' ? [{ title: 'Select Model', command: 'layerlab.selectModel' }] : [log] };
+      return { severity: 'error', message: withHint(`LayerLab: ${title} failed: ${e.message}`), actions: [log] };
     case 'crashed':
       return {
         severity: 'error',

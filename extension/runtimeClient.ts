@@ -19,32 +19,28 @@ import {
   type MessageConnection,
   type RequestType,
 } from 'vscode-jsonrpc/node';
+import { JobProgressType, JOBS, type JobName, type JobParamsIn, type JobProgress, type JobResult, type ModelRef } from '../runtime/protocol/jobs';
 import {
+  DescribeModelRequest,
   ExitNotification,
-  GenerateRequest,
   InitializeRequest,
   InspectDatasetRequest,
   ListCachesRequest,
-  LoadModelRequest,
   LogNotification,
+  ModelChangedNotification,
   ModelInfoRequest,
   PROTOCOL_VERSION,
-  ProgressNotification,
-  RunJobRequest,
+  RuntimeStatusRequest,
   ShutdownRequest,
-  type GenerateParams,
   type DatasetInspection,
-  type GenerateResult,
   type InitializeResult,
   type InspectDatasetParams,
-  type JobName,
-  type LoadModelParams,
   type LogLevel,
+  type ModelFacts,
   type ModelInfo,
-  type ProgressParams,
-  type RunJobResult,
   type RuntimeErrorData,
   type RuntimeErrorKind,
+  type RuntimeStatus,
 } from '../runtime/protocol/requests';
 import type { CacheEntryInfo } from '../runtime/protocol/results';
 import { describeExit, isRunning, nextState, RestartBudget, type RuntimeEvent, type RuntimeState } from './runtimeState';
@@ -102,7 +98,12 @@ export class RuntimeRequestError extends Error {
 
 export interface RunJobOptions {
   token?: CancellationTokenLike;
-  onProgress?(p: ProgressParams): void;
+  onProgress?(p: JobProgress): void;
+}
+
+/** A job's progress as the status bar shows it: which job, and how far. */
+export interface ActiveJobProgress extends JobProgress {
+  job: JobName;
 }
 
 interface Running {
@@ -125,17 +126,16 @@ export class RuntimeClient {
   private gaveUpMessage?: string;
   private inFlight = 0;
   private jobSeq = 0;
-  private readonly progressRoutes = new Map<string, (p: ProgressParams) => void>();
   private readonly stateListeners = new Set<Listener>();
-  private readonly progressListeners = new Set<(p: ProgressParams | undefined) => void>();
+  private readonly progressListeners = new Set<(p: ActiveJobProgress | undefined) => void>();
   private readonly stderrTail: string[] = [];
   readonly budget: RestartBudget;
   /** The last `initialize` answer; undefined while not running. */
   info?: InitializeResult;
-  /** The model the runtime holds; forgotten when the process ends. */
+  /** The model the runtime holds (it says so whenever that changes); forgotten when the process ends. */
   model?: ModelInfo;
   /** The last progress of the running job, for the status bar. */
-  progress?: ProgressParams;
+  progress?: ActiveJobProgress;
 
   constructor(private readonly opts: RuntimeClientOptions) {
     this.budget = opts.restartBudget ?? new RestartBudget();
@@ -156,7 +156,7 @@ export class RuntimeClient {
   }
 
   /** Every job's progress, and undefined when a job ends (for the status bar). */
-  onDidProgress(listener: (p: ProgressParams | undefined) => void): { dispose(): void } {
+  onDidProgress(listener: (p: ActiveJobProgress | undefined) => void): { dispose(): void } {
     this.progressListeners.add(listener);
     return { dispose: () => this.progressListeners.delete(listener) };
   }
@@ -215,11 +215,10 @@ export class RuntimeClient {
       if (this.stderrTail.length > 20) this.stderrTail.shift();
       this.opts.log('error', `[runtime stderr] ${line}`);
     });
-    conn.onNotification(LogNotification, (p) => this.opts.log(p.level, p.jobId ? `[job ${p.jobId}] ${p.message}` : p.message));
-    conn.onNotification(ProgressNotification, (p) => {
-      this.progressRoutes.get(p.jobId)?.(p);
-      this.progress = p;
-      for (const l of [...this.progressListeners]) l(p);
+    conn.onNotification(LogNotification, (p) => this.opts.log(p.level, p.job !== undefined ? `[job ${p.job}] ${p.message}` : p.message));
+    conn.onNotification(ModelChangedNotification, (p) => {
+      this.model = p.model ?? undefined;
+      for (const l of [...this.stateListeners]) l();
     });
     conn.onError(([err]) => this.opts.log('debug', `runtime connection: ${err.message}`));
 
@@ -253,7 +252,7 @@ export class RuntimeClient {
         throw new RuntimeRequestError('crashed', msg);
       }
       this.info = info;
-      this.opts.log('info', `runtime ready: pid ${info.pid}, Node ${info.nodeVersion}, jobs: ${info.jobs.join(', ') || 'none'}`);
+      this.opts.log('info', `runtime ready: pid ${info.pid}, Node ${info.nodeVersion}`);
       this.emit({ type: 'initialized' });
     } catch (e) {
       if (e instanceof RuntimeRequestError) throw e;
@@ -292,7 +291,6 @@ export class RuntimeClient {
     this.info = undefined;
     this.model = undefined;
     this.progress = undefined;
-    this.progressRoutes.clear();
     for (const l of [...this.progressListeners]) l(undefined);
 
     if (wasStopping) {
@@ -422,21 +420,20 @@ export class RuntimeClient {
     }
   }
 
-  async loadModel(params: LoadModelParams, token?: CancellationTokenLike): Promise<ModelInfo> {
-    const info = await this.send(LoadModelRequest, params, { long: true, token });
-    this.model = info;
-    for (const l of [...this.stateListeners]) l();
-    return info;
-  }
-
+  /** The model the runtime holds, asked afresh. */
   async modelInfo(): Promise<ModelInfo | null> {
     const info = await this.send(ModelInfoRequest, {}, { long: false });
     this.model = info ?? undefined;
     return info;
   }
 
-  generate(params: GenerateParams, token?: CancellationTokenLike): Promise<GenerateResult> {
-    return this.send(GenerateRequest, params, { long: true, token });
+  /** A model's blocks, hook points and sizes from its config and tokenizer: no weights are read. */
+  describeModel(ref: ModelRef, token?: CancellationTokenLike): Promise<ModelFacts> {
+    return this.send(DescribeModelRequest, ref, { long: false, token });
+  }
+
+  runtimeStatus(): Promise<RuntimeStatus> {
+    return this.send(RuntimeStatusRequest, {}, { long: false });
   }
 
   /** Loads a dataset in the runtime and describes it (counts, labels, the first records). */
@@ -448,24 +445,31 @@ export class RuntimeClient {
     return this.send(ListCachesRequest, { folder }, { long: false, token });
   }
 
-  /** Runs a job; cancelling `token` sends `$/cancelRequest` and the job rejects with kind `cancelled`. */
-  async runJob(job: JobName, args: string[], opts: RunJobOptions = {}): Promise<RunJobResult> {
-    const jobId = `${Date.now().toString(36)}-${++this.jobSeq}`;
-    if (opts.onProgress) this.progressRoutes.set(jobId, opts.onProgress);
+  /**
+   * Runs a job with typed params and returns its typed result. Progress arrives as work-done
+   * progress on a token named here; cancelling `token` sends `$/cancelRequest` and the job
+   * rejects with kind `cancelled`.
+   */
+  async runJob<N extends JobName>(name: N, params: JobParamsIn<N>, opts: RunJobOptions = {}): Promise<JobResult<N>> {
+    await this.start();
+    const running = this.running;
+    if (!running || running.exitInfo) throw new RuntimeRequestError('stopped', 'the LayerLab runtime is not running');
+    const workDoneToken = `${name}-${Date.now().toString(36)}-${++this.jobSeq}`;
+    const sub = running.conn.onProgress(JobProgressType, workDoneToken, (p) => {
+      opts.onProgress?.(p);
+      this.progress = { ...p, job: name };
+      for (const l of [...this.progressListeners]) l(this.progress);
+    });
     try {
-      return await this.send(RunJobRequest, { jobId, job, args }, { long: true, token: opts.token });
+      const request = JOBS[name].request as unknown as RequestType<unknown, JobResult<N>, RuntimeErrorData>;
+      return await this.send(request, { ...params, workDoneToken }, { long: true, token: opts.token });
     } finally {
-      this.progressRoutes.delete(jobId);
-      if (this.progress?.jobId === jobId) {
+      sub.dispose();
+      if (this.progress?.job === name) {
         this.progress = undefined;
         for (const l of [...this.progressListeners]) l(undefined);
       }
     }
-  }
-
-  /** Whether the running runtime has a job (false while not running). */
-  hasJob(job: JobName): boolean {
-    return this.info?.jobs.includes(job) ?? false;
   }
 }
 

@@ -27,7 +27,8 @@ export interface LayerLabSettings {
   provider: ProviderPreference;
   /** 0 lets ONNX Runtime decide. */
   threads: number;
-  batchSize: number;
+  /** Undefined: each job's own default (the CLI's). */
+  batchSize?: number;
   /** Node executable for the runtime; undefined means VS Code's own. */
   nodePath?: string;
 }
@@ -36,7 +37,6 @@ export const SETTING_DEFAULTS = Object.freeze({
   ...WORKSPACE_DEFAULTS,
   provider: 'auto' as ProviderPreference,
   threads: 0,
-  batchSize: 4,
 });
 
 /**
@@ -56,7 +56,7 @@ export function resolveSettings(raw: RawSettings, workspaceRoot: string): LayerL
     outputPath: dir(raw.outputPath, SETTING_DEFAULTS.outputPath),
     provider,
     threads: int(raw.threads, SETTING_DEFAULTS.threads, 0),
-    batchSize: int(raw.batchSize, SETTING_DEFAULTS.batchSize, 1),
+    ...(typeof raw.batchSize === 'number' && Number.isInteger(raw.batchSize) && raw.batchSize >= 1 ? { batchSize: raw.batchSize } : {}),
     ...(nodePath ? { nodePath } : {}),
   };
 }
@@ -71,7 +71,6 @@ export function resolvePath(p: string, base: string): string {
 export function outputFolders(s: Pick<LayerLabSettings, 'outputPath'>): Record<keyof typeof OUTPUT_SUBFOLDERS, string> {
   return {
     cache: path.join(s.outputPath, OUTPUT_SUBFOLDERS.cache),
-    directions: path.join(s.outputPath, OUTPUT_SUBFOLDERS.directions),
     runs: path.join(s.outputPath, OUTPUT_SUBFOLDERS.runs),
   };
 }

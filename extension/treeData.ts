@@ -4,7 +4,7 @@
  * and context value is decided here, where unit tests see it.
  */
 import * as path from 'node:path';
-import type { DatasetInspection, ModelInfo } from '../runtime/protocol/requests';
+import type { DatasetInspection, ModelFacts, ModelInfo } from '../runtime/protocol/requests';
 import type { Accuracy, CacheEntryInfo } from '../runtime/protocol/results';
 import type { DatasetEntry, FileEntry, ModelEntry, RunEntry } from './workspaceScan';
 
@@ -53,47 +53,44 @@ function samePath(a: string, b: string): boolean {
 }
 
 /**
- * Models in the models folder; the one the runtime holds shows what the runtime reports
- * (blocks of the unrolled depth, provider), the others what their config says.
+ * Models in the models folder, described by the runtime (`facts`, by path: blocks of the
+ * unrolled depth, d_model, from the checkpoint's config without loading it); the one the
+ * runtime holds also shows how it runs. Without the runtime's answer, a model shows its format
+ * and, in `factErrors`, why the runtime cannot read it.
  */
-export function modelNodes(entries: ModelEntry[], loaded?: ModelInfo, selectedPath?: string): TreeNodeData[] {
-  const nodes = entries.map((e): TreeNodeData => {
+export function modelNodes(
+  entries: ModelEntry[],
+  opts: { facts?: ReadonlyMap<string, ModelFacts>; factErrors?: ReadonlyMap<string, string>; loaded?: ModelInfo; selectedPath?: string } = {},
+): TreeNodeData[] {
+  return entries.map((e): TreeNodeData => {
     const id = `model:${e.path}`;
-    if (e.error) return { id, kind: 'model', label: e.name, description: 'unreadable', tooltip: e.error, icon: 'warning', resourcePath: e.path };
-    const info = loaded && samePath(loaded.path, e.path) ? loaded : undefined;
-    const selected = selectedPath !== undefined && samePath(selectedPath, e.path);
-    const children: TreeNodeData[] = info
+    const info = opts.loaded && samePath(opts.loaded.path, e.path) ? opts.loaded : undefined;
+    const facts: ModelFacts | undefined = info ?? opts.facts?.get(e.path);
+    const error = facts ? undefined : opts.factErrors?.get(e.path);
+    const selected = opts.selectedPath !== undefined && samePath(opts.selectedPath, e.path);
+    const format = e.format === 'llama2c' ? `llama2.c checkpoint${e.bytes ? `, ${formatBytes(e.bytes)}` : ''}` : 'Hugging Face folder';
+    const children: TreeNodeData[] = facts
       ? [
-          detail(id, 'architecture', `${info.architecture} (${info.modelType})`),
-          detail(id, 'blocks', `${info.nBlocks} (${info.hookPoints} hook points)`),
-          detail(id, 'd_model', String(info.dModel)),
-          detail(id, 'vocab', String(info.vocabSize)),
-          detail(id, 'provider', info.providerNote ? `${info.provider.toUpperCase()} (${info.providerNote})` : info.provider.toUpperCase()),
+          detail(id, 'architecture', `${facts.modelType} (${facts.architecture} graph)`),
+          detail(id, 'blocks', `${facts.nBlocks} (${facts.hookPoints} hook points)${Object.keys(facts.options).length ? ` at ${JSON.stringify(facts.options)}` : ''}`),
+          detail(id, 'd_model', String(facts.dModel)),
+          detail(id, 'vocab', String(facts.vocabSize)),
+          detail(id, 'format', format),
+          ...(info ? [detail(id, 'provider', info.providerNote ? `${info.provider.toUpperCase()} (${info.providerNote})` : info.provider.toUpperCase())] : []),
         ]
-      : [
-          ...(e.modelType || e.architectures ? [detail(id, 'architecture', [e.modelType, e.architectures?.join(', ')].filter(Boolean).join(' · '))] : []),
-          ...(e.nLayers !== undefined ? [detail(id, 'layers', String(e.nLayers))] : []),
-          ...(e.dModel !== undefined ? [detail(id, 'd_model', String(e.dModel))] : []),
-          ...(e.vocabSize !== undefined ? [detail(id, 'vocab', String(e.vocabSize))] : []),
-          ...(e.format === 'llama2c' ? [detail(id, 'format', `llama2.c checkpoint${e.bytes ? `, ${formatBytes(e.bytes)}` : ''}`)] : []),
-        ];
-    const summary = info
-      ? `${info.architecture} · ${info.nBlocks} blocks · d_model ${info.dModel} · ${info.provider.toUpperCase()}`
-      : [e.modelType ?? e.format, e.nLayers !== undefined ? `${e.nLayers} layers` : undefined, e.dModel !== undefined ? `d_model ${e.dModel}` : undefined]
-          .filter(Boolean)
-          .join(' · ');
+      : [detail(id, 'format', format)];
+    const summary = facts ? `${facts.modelType} · ${facts.nBlocks} blocks · d_model ${facts.dModel}${info ? ` · ${info.provider.toUpperCase()}` : ''}` : e.format === 'llama2c' ? 'llama2.c' : 'Hugging Face';
     return {
       id,
       kind: 'model',
       label: e.name,
-      description: info ? `${summary} · loaded` : selected ? `${summary} · selected` : summary,
-      tooltip: `${e.path}${info ? `\nloaded in the runtime on ${info.provider.toUpperCase()}` : ''}`,
-      icon: info ? 'circuit-board' : 'file-binary',
+      description: info ? `${summary} · loaded` : selected ? `${summary} · selected` : error ? `${summary} · unreadable` : summary,
+      tooltip: [e.path, info ? `loaded in the runtime on ${info.provider.toUpperCase()}` : '', error ? `the runtime cannot read it: ${error}` : ''].filter(Boolean).join('\n'),
+      icon: error ? 'warning' : info ? 'circuit-board' : 'file-binary',
       resourcePath: e.path,
       children,
     };
   });
-  return nodes;
 }
 
 /** Records listed under a dataset before the "… N more" node. */

@@ -1,24 +1,21 @@
 /**
- * Reads what the tree views show from the workspace folders, as plain data: models (from their
- * config.json), dataset files, cache files, run files. Reading a folder never throws: a folder
- * that does not exist yet is empty, and an unreadable entry becomes an entry with an `error` so
- * the view can say what is wrong with it.
+ * Finds what the tree views list in the workspace folders, as plain data: model folders and
+ * files, dataset files, cache files, run files. Only discovery: what a model *is* (its blocks,
+ * d_model) comes from the runtime, which reads checkpoints the way jobs do. Reading a folder
+ * never throws: a folder that does not exist yet is empty, and an unreadable entry becomes an
+ * entry with an `error` so the view can say what is wrong with it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunFile } from '../runtime/protocol/results';
+import { runFileSchema, type RunFile } from '../runtime/protocol/results';
 
 export interface ModelEntry {
+  /** The Hugging Face folder, or the llama2.c `.bin` file. */
   path: string;
+  /** As listed: the folder or file name, `folder/file.bin` for a llama2.c file in a folder of its own. */
   name: string;
   format: 'huggingface' | 'llama2c';
-  modelType?: string;
-  architectures?: string[];
-  nLayers?: number;
-  dModel?: number;
-  vocabSize?: number;
   bytes?: number;
-  error?: string;
 }
 
 export interface DatasetEntry {
@@ -66,35 +63,32 @@ async function readdir(dir: string): Promise<fs.Dirent[]> {
   }
 }
 
-/** Hugging Face folders (with config.json) and llama2.c `.bin` checkpoints directly in `dir`. */
+/** llama2.c checkpoints are `.bin` files; their tokenizers (`tokenizer.bin`, `tok*.bin`) are not. */
+function isLlama2cCheckpoint(name: string): boolean {
+  return name.endsWith('.bin') && name !== 'tokenizer.bin' && !/^tok.*\.bin$/.test(name);
+}
+
+/**
+ * Models in `dir`: Hugging Face folders (with config.json), llama2.c `.bin` checkpoints, and
+ * llama2.c checkpoints in a folder of their own (as downloaded: `stories260K/stories260K.bin`
+ * beside its `tok512.bin`).
+ */
 export async function scanModels(dir: string): Promise<ModelEntry[]> {
   const out: ModelEntry[] = [];
   for (const d of await readdir(dir)) {
     const p = path.join(dir, d.name);
     if (d.isDirectory()) {
-      const configFile = path.join(p, 'config.json');
-      if (!fs.existsSync(configFile)) continue;
-      try {
-        const c = JSON.parse(await fs.promises.readFile(configFile, 'utf8')) as Record<string, unknown>;
-        const num = (...keys: string[]) => {
-          for (const k of keys) if (typeof c[k] === 'number') return c[k] as number;
-          return undefined;
-        };
-        out.push({
-          path: p,
-          name: d.name,
-          format: 'huggingface',
-          modelType: typeof c.model_type === 'string' ? c.model_type : undefined,
-          architectures: Array.isArray(c.architectures) ? (c.architectures as unknown[]).map(String) : undefined,
-          nLayers: num('num_hidden_layers', 'n_layers', 'n_layer'),
-          dModel: num('hidden_size', 'n_embd', 'd_model', 'dim'),
-          vocabSize: num('vocab_size', 'padded_vocab_size'),
-        });
-      } catch (e) {
-        out.push({ path: p, name: d.name, format: 'huggingface', error: `config.json: ${(e as Error).message}` });
+      if (fs.existsSync(path.join(p, 'config.json'))) {
+        out.push({ path: p, name: d.name, format: 'huggingface' });
+        continue;
       }
-    } else if (d.isFile() && d.name.endsWith('.bin') && !/^tok.*\.bin$/.test(d.name)) {
-      // llama2.c checkpoints; their tokenizer.bin / tok*.bin beside them are not models.
+      for (const f of await readdir(p)) {
+        if (f.isFile() && isLlama2cCheckpoint(f.name)) {
+          const file = path.join(p, f.name);
+          out.push({ path: file, name: `${d.name}/${f.name}`, format: 'llama2c', bytes: (await fs.promises.stat(file)).size });
+        }
+      }
+    } else if (d.isFile() && isLlama2cCheckpoint(d.name)) {
       out.push({ path: p, name: d.name, format: 'llama2c', bytes: (await fs.promises.stat(p)).size });
     }
   }
@@ -159,8 +153,14 @@ export async function scanRuns(runsDir: string): Promise<RunEntry[]> {
   for (const f of files) {
     try {
       const v = JSON.parse(await fs.promises.readFile(f.path, 'utf8')) as Record<string, unknown>;
-      if (v.format === 'layerlab-run') out.push({ kind: 'run', path: f.path, name: f.name, mtimeMs: f.mtimeMs, run: v as unknown as RunFile });
       // Other JSON files (direction statistics, notes) are not runs; they are left out.
+      if (v.format !== 'layerlab-run') continue;
+      const r = runFileSchema.safeParse(v);
+      if (r.success) out.push({ kind: 'run', path: f.path, name: f.name, mtimeMs: f.mtimeMs, run: r.data });
+      else {
+        const issue = r.error.issues[0]!;
+        out.push({ kind: 'unreadable', path: f.path, name: f.name, mtimeMs: f.mtimeMs, error: `not a valid run file: field ${issue.path.join('.') || '(root)'}: ${issue.message}` });
+      }
     } catch (e) {
       out.push({ kind: 'unreadable', path: f.path, name: f.name, mtimeMs: f.mtimeMs, error: (e as Error).message });
     }

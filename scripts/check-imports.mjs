@@ -1,8 +1,13 @@
-// Enforces DESIGN.md's layering: which top-level folder may import which, and that
+// Enforces DESIGN.md's layering: which top-level folder may import which, which runtime
+// sub-folders may not import each other (the job flow is protocol → handler → engines, with the
+// CLI and the server as two faces that never import one another), and that
 // runtime/ort/session.ts is the only importer of onnxruntime-node.
+//
+//   node scripts/check-imports.mjs [ROOT]     (ROOT: the checkout to check, default the cwd)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+const root = path.resolve(process.argv[2] ?? '.');
 const ALLOWED = {
   models: ['models'],
   datasets: ['datasets'],
@@ -10,28 +15,40 @@ const ALLOWED = {
   extension: ['extension', 'runtime/protocol'],
   webview: ['webview', 'runtime/protocol'],
 };
+/** Inside runtime/: [importer folder, folders it must not import, why]. */
+const FORBIDDEN = [
+  ['runtime/server', ['runtime/cli'], 'the server and the CLI are two faces of the same jobs (runtime/jobs)'],
+  ['runtime/cli', ['runtime/server'], 'the server and the CLI are two faces of the same jobs (runtime/jobs)'],
+  ['runtime/jobs', ['runtime/cli', 'runtime/server'], 'handlers serve both faces, so they know neither'],
+  ['runtime/protocol', ['runtime/cli', 'runtime/server', 'runtime/jobs'], 'the protocol is shared with the extension and webviews'],
+];
 const PROTOCOL = 'runtime/protocol';
+const under = (p, folder) => p === folder || p.startsWith(folder + '/');
 const problems = [];
 for (const [top, allowed] of Object.entries(ALLOWED)) {
-  if (!fs.existsSync(top)) continue;
-  for (const rel of fs.readdirSync(top, { recursive: true })) {
-    const file = path.join(top, String(rel));
+  const topDir = path.join(root, top);
+  if (!fs.existsSync(topDir)) continue;
+  for (const rel of fs.readdirSync(topDir, { recursive: true })) {
+    const file = path.join(top, String(rel)).split(path.sep).join('/');
     if (!file.endsWith('.ts')) continue;
-    const src = fs.readFileSync(file, 'utf8');
-    for (const m of src.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|require\(['"]([^'"]+)['"]\)/g)) {
-      const spec = m[1] ?? m[2];
-      if (spec === 'onnxruntime-node' && file !== path.join('runtime', 'ort', 'session.ts')) {
+    const src = fs.readFileSync(path.join(root, file), 'utf8');
+    for (const m of src.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|require\(['"]([^'"]+)['"]\)|import\(['"]([^'"]+)['"]\)/g)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      if (spec === 'onnxruntime-node' && file !== 'runtime/ort/session.ts') {
         problems.push(`${file}: only runtime/ort/session.ts may import onnxruntime-node`);
       }
-      if (file.startsWith(PROTOCOL) && (spec === 'vscode' || spec.startsWith('node:'))) {
+      if (under(file, PROTOCOL) && (spec === 'vscode' || spec.startsWith('node:'))) {
         problems.push(`${file}: runtime/protocol must stay free of vscode and Node imports (${spec})`);
       }
       if (!spec.startsWith('.')) continue;
-      const target = path.relative('.', path.resolve(path.dirname(file), spec));
-      const targetTop = target.split(path.sep)[0];
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec));
+      const targetTop = target.split('/')[0];
       if (!(targetTop in ALLOWED)) continue;
-      const ok = allowed.some((a) => target === a || target.startsWith(a + path.sep) || target.startsWith(a + '/'));
-      if (!ok) problems.push(`${file}: may not import ${target} (allowed: ${allowed.join(', ')})`);
+      if (!allowed.some((a) => under(target, a))) problems.push(`${file}: may not import ${target} (allowed: ${allowed.join(', ')})`);
+      for (const [from, banned, why] of FORBIDDEN) {
+        if (!under(file, from)) continue;
+        for (const b of banned) if (under(target, b)) problems.push(`${file}: may not import ${target}: ${from} never imports ${b} (${why})`);
+      }
     }
   }
 }

@@ -1,77 +1,93 @@
 /**
- * `layerlab` command line: every palette command of the extension has a twin here, running the
- * same runtime code in-process. Results go to stdout, progress and logs to stderr.
+ * `layerlab` command line: the argument edge of the jobs. Every command is a job of
+ * runtime/protocol/jobs.ts; its flags parse into that job's params (the same ones the editor
+ * sends), its handler in runtime/jobs/ does the work in-process, and its result is printed
+ * (runtime/cli/print.ts, or `--json`). Results go to stdout, progress and logs to stderr.
+ *
+ * Exit codes: 0 done, 1 the job failed (the message names the file, record or flag), 2 usage,
+ * 130 cancelled (Ctrl-C; caches stay resumable).
  */
 import { CancelledError } from '../generate';
-import { UsageError, usage } from './args';
-import type { Command, CommandIO } from './command';
-import { generateCommand } from './generate';
-import { infoCommand } from './info';
-import { saveHiddenStatesCommand } from './saveHiddenStates';
-import { computeDirectionsCommand } from './computeDirections';
-import { inspectCacheCommand } from './inspectCache';
-import { evaluateCommand } from './evaluate';
-import { sweepCommand } from './sweep';
-import { demoCommand } from './demo';
+import { HANDLERS, type JobContext } from '../jobs';
+import { ModelLease } from '../jobs/models';
+import { progressReporter } from '../jobs/progress';
+import { parseArgv, usage, UsageError } from '../protocol/argv';
+import { describeProgress, isJobName, JOB_NAMES, JOBS, type JobName } from '../protocol/jobs';
+import { PRINTERS } from './print';
 
-export const COMMANDS: Command[] = [
-  generateCommand,
-  infoCommand,
-  saveHiddenStatesCommand,
-  computeDirectionsCommand,
-  inspectCacheCommand,
-  evaluateCommand,
-  sweepCommand,
-  demoCommand,
-];
+export interface CliIO {
+  out(text: string): void;
+  log(text: string): void;
+}
 
 function help(): string {
   return [
     'usage: layerlab <command> [options]',
     '',
     'commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(20)} ${c.summary}`),
+    ...JOB_NAMES.map((n) => `  ${n.padEnd(20)} ${JOBS[n].summary}`),
     '',
-    "run 'layerlab <command> --help' for a command's options",
+    "run 'layerlab <command> --help' for a command's options; every command also takes --json (print the result as JSON)",
   ].join('\n');
 }
 
-export async function main(argv: string[], io: CommandIO, signal?: AbortSignal): Promise<number> {
+function commandHelp(name: JobName): string {
+  const job = JOBS[name];
+  const pos = job.cli.positional ? ` [${job.cli.positional.toUpperCase()}]` : '';
+  return `usage: layerlab ${name} [options]${pos}\n${job.summary}\n\noptions:\n${usage(job)}\n  --json\n      print the result as JSON`;
+}
+
+export async function main(argv: string[], io: CliIO, signal: AbortSignal = new AbortController().signal): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(help());
     return name ? 0 : 2;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  if (!isJobName(name)) {
     io.log(`layerlab: unknown command '${name}'\n${help()}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(`usage: layerlab ${cmd.name} [options]${cmd.positionals ? ` ${cmd.positionals}` : ''}\n${cmd.summary}\n\noptions:\n${usage(cmd.options)}`);
+    io.out(commandHelp(name));
     return 0;
   }
+  const json = rest.includes('--json');
+  const lease = new ModelLease({ log: io.log });
+  const reporter = progressReporter((p) => io.log(`${name}: ${describeProgress(p)}`), 500);
   try {
-    await cmd.run(rest, io, signal);
+    const params = parseArgv(JOBS[name], rest.filter((a) => a !== '--json'));
+    const ctx: JobContext = {
+      signal,
+      progress: (done, total, message) => reporter.report(done, total, message),
+      log: (level, message) => io.log(level === 'info' || level === 'debug' || level === 'trace' ? message : `${level}: ${message}`),
+      openModel: (ref) => lease.open(ref),
+    };
+    const handler = HANDLERS[name] as (p: unknown, c: JobContext) => Promise<unknown>;
+    const result = await handler(params, ctx);
+    reporter.close();
+    io.out(json ? JSON.stringify(result, null, 2) : (PRINTERS[name] as (r: unknown) => string)(result));
     return 0;
   } catch (e) {
+    reporter.close();
     if (e instanceof UsageError) {
-      io.log(`layerlab ${cmd.name}: ${e.message}`);
+      io.log(`layerlab ${name}: ${e.message}`);
       return 2;
     }
-    if (e instanceof CancelledError) {
-      io.log(`layerlab ${cmd.name}: cancelled`);
+    if (e instanceof CancelledError || signal.aborted) {
+      io.log(`layerlab ${name}: cancelled`);
       return 130;
     }
-    io.log(`layerlab ${cmd.name}: error: ${(e as Error)?.message ?? String(e)}`);
+    io.log(`layerlab ${name}: error: ${(e as Error)?.message ?? String(e)}`);
     // Errors about the user's input already say what to do; a stack only helps debugging LayerLab.
     if (process.env.LAYERLAB_DEBUG) io.log(String((e as Error)?.stack));
     return 1;
+  } finally {
+    await lease.release();
   }
 }
 
 if (require.main === module) {
-  const io: CommandIO = {
+  const io: CliIO = {
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
     log: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
   };

@@ -37,7 +37,7 @@ const EXTENSIONS = ['.json', '.jsonl', '.parquet'];
  * the file itself), else `--mmlu_pro_3000samples_data_file_path` (the seed drew its test records
  * from that file).
  */
-export function resolveTestDataFile(o: CommonEvalOptions): { file: string | 'builtin:demo'; name: string } {
+export function resolveTestDataFile(o: Pick<CommonEvalOptions, 'dataFile' | 'testDataPath' | 'testDataName' | 'mmluPro3000samplesDataFilePath'>): { file: string | 'builtin:demo'; name: string } {
   if (o.dataFile !== undefined) {
     if (BUILTIN_DEMO_NAMES.includes(o.dataFile) && !fs.existsSync(o.dataFile)) return { file: 'builtin:demo', name: o.testDataName ?? DEMO_DATASET_NAME };
     return { file: path.resolve(o.dataFile), name: o.testDataName ?? baseName(o.dataFile) };
@@ -160,8 +160,7 @@ function sameData(data: TestData, d: { dataName?: string; dataHash?: string }): 
  * user downloaded it, and a silently missing few-shot file would change what is measured.
  */
 export async function loadFewShot(o: CommonEvalOptions, data: TestData): Promise<MmluProFewShot> {
-  const opts = { cot: o.withCot ?? false, shots: o.shots ?? 5 };
-  if (!Number.isInteger(opts.shots) || opts.shots < 1) throw new EvaluateError(`--shots must be a positive integer, got ${o.shots}`);
+  const opts = { cot: o.withCot, shots: o.shots };
   if (o.fewshotFile !== undefined) {
     const file = path.resolve(o.fewshotFile);
     if (!fs.existsSync(file)) throw new EvaluateError(`--fewshot_file ${file} does not exist`);

@@ -29,9 +29,13 @@ export interface DirectionSource {
   cacheFile?: string;
 }
 
-/** The seed's model_name: --model_name, else the cache's name for the model (save-hidden-states' rule). */
-export function modelNameOf(o: Pick<CommonEvalOptions, 'modelName'>, modelSource: string): string {
-  return o.modelName || modelCacheName(modelSource);
+/**
+ * The model's folder name under the cache and runs folders: save-hidden-states' rule, whatever
+ * spelling named the model (`--model_name stories260K.bin` and `--model …/stories260K.bin` both
+ * give `stories260K`), so that command 2 finds command 1's cache.
+ */
+export function modelNameOf(modelSource: string): string {
+  return modelCacheName(modelSource);
 }
 
 /**
@@ -40,7 +44,7 @@ export function modelNameOf(o: Pick<CommonEvalOptions, 'modelName'>, modelSource
  * file the cache was saved from: `--mmlu_pro_3000samples_data_file_path`'s name when given (as in
  * the seed), else the test data's name.
  */
-export function cacheFileFor(o: CommonEvalOptions, modelName: string, testDataName: string): string | undefined {
+export function cacheFileFor(o: Pick<CommonEvalOptions, 'hiddenStatesCachePath' | 'mmluPro3000samplesDataFilePath'>, modelName: string, testDataName: string): string | undefined {
   if (o.hiddenStatesCachePath === undefined) return undefined;
   const p = path.resolve(o.hiddenStatesCachePath);
   if (p.endsWith('.safetensors') || (fs.existsSync(p) && fs.statSync(p).isFile())) return p;

@@ -24,7 +24,7 @@ import { LAYERLAB_VERSION } from '../version';
 import { loadFewShot, loadTestData, selectRecords, type Selection, type TestData } from './data';
 import { modelNameOf, resolveDirections, type DirectionSource } from './directions';
 import type { PlannedIntervention } from './interventions';
-import { EVAL_DEFAULTS, EvaluateError, type CommonEvalOptions, type Scoring, type SplitMode } from './options';
+import { EvaluateError, type CommonEvalOptions, type Scoring, type SplitMode } from './options';
 import {
   ANSWER_CUE,
   FEWSHOT_STOP,
@@ -83,34 +83,21 @@ export interface RunSetup {
   warnings: string[];
 }
 
-function positiveInt(v: number | undefined, fallback: number, flag: string, min = 1): number {
-  const x = v ?? fallback;
-  if (!Number.isInteger(x) || x < min) throw new EvaluateError(`--${flag} must be an integer >= ${min}, got ${x}`);
-  return x;
-}
-
 /**
  * Loads the data, directions and prompts. `needDirections`: some intervention edits along them.
  * `directionFiles`: a sweep's several directions files (instead of --direction_file / the cache).
+ * The options arrive checked against the job's schema, with its defaults.
  */
 export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDirections: boolean, directionFiles?: string[]): Promise<RunSetup> {
   const log = ctx.log ?? (() => {});
   const { model, tokenizer } = ctx;
-  const scoring = o.scoring ?? EVAL_DEFAULTS.scoring;
-  if (scoring !== 'generate' && scoring !== 'loglik') throw new EvaluateError(`--scoring must be generate or loglik, got '${scoring}'`);
-  const split = o.split ?? EVAL_DEFAULTS.split;
-  if (split !== 'holdout' && split !== 'overlap') throw new EvaluateError(`--split must be overlap or holdout, got '${split}'`);
-  const sampleSize = positiveInt(o.sampleSize, EVAL_DEFAULTS.sampleSize, 'sample_size');
-  const seed = positiveInt(o.seed, EVAL_DEFAULTS.seed, 'seed', 0);
-  const batchSize = positiveInt(o.batchSize, EVAL_DEFAULTS.batchSize, 'batch_size');
-  const maxNewTokens = positiveInt(o.maxNewTokens, EVAL_DEFAULTS.maxNewTokens, 'max_new_tokens');
-  const holdout = o.directionsHoldout ?? EVAL_DEFAULTS.directionsHoldout;
-  if (!(holdout >= 0 && holdout < 1)) throw new EvaluateError(`--directions_holdout must be in [0, 1), got ${holdout}`);
+  const { scoring, split, sampleSize, seed, batchSize, maxNewTokens } = o;
+  const holdout = o.directionsHoldout;
 
   const data = await loadTestData(o);
   const warnings: string[] = [...(data.dataset.warnings ?? [])];
   for (const w of data.dataset.warnings ?? []) log(`warning: ${w}`);
-  const modelName = modelNameOf(o, model.spec.source);
+  const modelName = modelNameOf(model.spec.source);
 
   const where = { modelName, testDataName: data.name, seed, holdout };
   const directions: DirectionSource[] = directionFiles?.length
@@ -143,7 +130,7 @@ export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDir
   log(`evaluating ${selection.records.length} records of ${data.name} (${split}: ${selection.split.pool} eligible of ${selection.split.labelled} labelled` +
     `${selection.split.excluded ? `, ${selection.split.excluded} used by the directions left out` : ''})`);
 
-  const template = resolveTemplate(o.template ?? EVAL_DEFAULTS.template, tokenizer, o.system);
+  const template = resolveTemplate(o.template, tokenizer, o.system);
   const fewshotWanted = o.withFewshotPrompts ?? false;
   if (o.withCot && !fewshotWanted) throw new EvaluateError('--with_cot changes the few-shot prompt: add --with_fewshot_prompts (the seed used CoT only with few-shot examples)');
   const needsMmluShots = fewshotWanted && template.kind !== 'bare' && selection.records.some((r) => r.options.length > 0);
@@ -151,7 +138,7 @@ export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDir
   const prompts = preparePrompts(selection.records, {
     dataset: data.dataset, template, tokenizer, fewshot: fewshotWanted, cot: o.withCot ?? false, mmluFewShot: fewshot, scoring,
   });
-  const prefixReuse = o.prefixReuse ?? true;
+  const prefixReuse = !o.noPrefixReuse;
   if (prompts.prefixFallbacks.length) {
     const w = `${prompts.prefixFallbacks.length} prompt(s) do not start with their category's prefix tokens (a token spans the boundary) and run in full: ${prompts.prefixFallbacks.slice(0, 10).join(', ')}${prompts.prefixFallbacks.length > 10 ? ', …' : ''}`;
     warnings.push(w);
@@ -238,7 +225,7 @@ export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, int
   const qualify = command === 'sweep' || interventions.filter((i) => i.spec.kind !== 'none').length > 1;
   let done = 0;
   let lastWrite = Date.now();
-  const checkpointMs = (s.options.checkpointSeconds ?? EVAL_DEFAULTS.checkpointSeconds) * 1000;
+  const checkpointMs = s.options.checkpointSeconds * 1000;
   // Prefix KV per `${editKey}|${prefixKey}`. Runs without edits share theirs across the whole
   // run when there are several such runs; an edited run's entries are dropped when it ends.
   const prefixKv = new Map<string, KvState>();

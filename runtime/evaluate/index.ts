@@ -11,7 +11,7 @@ import {
   randomIntervention,
   type PlannedIntervention,
 } from './interventions';
-import { EVAL_DEFAULTS, EvaluateError, type EvaluateOptions, type HookChoice, type SweepOptions } from './options';
+import { EvaluateError, evaluateOptions, sweepOptions, type EvaluateInput, type HookChoice, type SweepInput, type SweepOptions } from './options';
 
 export * from './options';
 export type { EvalContext, EvalOutcome, RunSetup } from './engine';
@@ -35,12 +35,14 @@ function hookOf(o: { withPreHook?: boolean; withPostHook?: boolean }): HookChoic
  * The seed's command 2. Without --with_intervention: the baseline alone. With it: the
  * intervention (and, with --with_baseline, the baseline first, in the same file).
  */
-export async function runEvaluation(o: EvaluateOptions, ctx: EvalContext, test: EngineTestOptions = {}): Promise<EvalOutcome> {
+export async function runEvaluation(input: EvaluateInput, ctx: EvalContext, test: EngineTestOptions = {}): Promise<EvalOutcome> {
+  // The job's schema fills what the caller left out, so a library call means what the CLI means.
+  const o = evaluateOptions(input);
   const withIv = o.withIntervention ?? false;
   if (!withIv) {
     const given = [
       o.layerIndices?.length ? '--layer_indices' : '', o.directionLayer !== undefined ? '--direction_layer' : '',
-      o.alpha !== undefined ? '--alpha' : '', o.withPreHook ? '--with_pre_hook' : '', o.withPostHook ? '--with_post_hook' : '',
+      o.alpha !== 0 ? '--alpha' : '', o.withPreHook ? '--with_pre_hook' : '', o.withPostHook ? '--with_post_hook' : '',
     ].filter(Boolean);
     if (given.length) throw new EvaluateError(`${given.join(', ')} only take effect with --with_intervention; add it (or drop them for a baseline run)`);
   }
@@ -50,7 +52,7 @@ export async function runEvaluation(o: EvaluateOptions, ctx: EvalContext, test: 
   if (withIv) {
     if (!o.layerIndices?.length) throw new EvaluateError('--with_intervention needs --layer_indices L [L …] (the blocks to edit)');
     interventions.push(directionIntervention(setup.directions[0]!, ctx.model.spec, {
-      hook: hookOf(o), layers: o.layerIndices, scale: o.scale ?? EVAL_DEFAULTS.scale, alpha: o.alpha ?? EVAL_DEFAULTS.alpha,
+      hook: hookOf(o), layers: o.layerIndices, scale: o.scale, alpha: o.alpha,
       ...(o.directionLayer !== undefined ? { directionLayer: o.directionLayer } : {}),
       forceEditGraph: test.forceEditGraph,
     }));
@@ -63,15 +65,13 @@ export function sweepInterventions(o: SweepOptions, setup: Awaited<ReturnType<ty
   const layers = o.layerIndices?.length ? o.layerIndices : Array.from({ length: spec.nBlocks }, (_, l) => l);
   checkLayers(layers, spec);
   const hooks: HookChoice[] = [...(o.withPreHook ? (['pre'] as const) : []), ...(o.withPostHook || !o.withPreHook ? (['post'] as const) : [])];
-  const scales = o.scales?.length ? o.scales : [EVAL_DEFAULTS.scale];
-  const alphas = o.alphas?.length ? o.alphas : [EVAL_DEFAULTS.alpha];
+  const { scales, alphas } = o;
   for (const [name, xs] of [['scales', scales], ['alphas', alphas]] as const) {
     if (xs.some((x) => !Number.isFinite(x))) throw new EvaluateError(`--${name} must be numbers, got ${xs.join(' ')}`);
     if (new Set(xs).size !== xs.length) throw new EvaluateError(`--${name} lists a value twice: ${xs.join(' ')}`);
   }
-  const nRandom = o.randomControls ?? EVAL_DEFAULTS.randomControls;
-  if (!Number.isInteger(nRandom) || nRandom < 0) throw new EvaluateError(`--random_controls must be an integer >= 0, got ${nRandom}`);
-  const randomSeed = o.randomSeed ?? EVAL_DEFAULTS.randomSeed;
+  const nRandom = o.randomControls;
+  const randomSeed = o.randomSeed;
   const dl = o.directionLayer !== undefined ? { directionLayer: o.directionLayer } : {};
   const tags = setup.directions.length > 1 ? uniqueTags(setup.directions.map((d) => d.file)) : [];
   const out: PlannedIntervention[] = [baselineIntervention()];
@@ -104,7 +104,8 @@ function uniqueTags(files: string[]): string[] {
  * with the no-intervention baseline and random-direction controls at the same grid points, in
  * one process and one run file, reusing the model, the tokenized prompts and prefix KV.
  */
-export async function runSweep(o: SweepOptions, ctx: EvalContext, test: EngineTestOptions = {}): Promise<EvalOutcome> {
+export async function runSweep(input: SweepInput, ctx: EvalContext, test: EngineTestOptions = {}): Promise<EvalOutcome> {
+  const o = sweepOptions(input);
   const setup = await prepareRun(o, ctx, true, o.directionFiles);
   const interventions = sweepInterventions(o, setup, ctx.model.spec, test);
   ctx.log?.(`sweep: ${interventions.length} runs (baseline, ${interventions.filter((i) => i.spec.kind === 'direction').length} along the directions, ` +

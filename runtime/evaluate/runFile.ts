@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { wilson } from '../../datasets';
-import { OUTPUT_SUBFOLDERS, WORKSPACE_DEFAULTS } from '../protocol/workspace';
 import { SUBSETS, type Accuracy, type InterventionResult, type InterventionSpec, type RunFile, type RunItem, type Subset } from '../protocol/results';
 import { hashText } from './prompts';
 
@@ -50,12 +49,12 @@ export function seedLines(r: Pick<InterventionResult, 'intervention' | 'summary'
 /**
  * `--out FILE`, else `<output_path>/<model_name>/<data_name>.<command>.<hash>.json` with the
  * hash of everything that defines the run, so the same experiment lands on the same file (and a
- * rerun replaces it) while a different one never overwrites it. Without --output_path the
- * workspace's runs folder is used, where the extension looks.
+ * rerun replaces it) while a different one never overwrites it. `--output_path` defaults to the
+ * workspace's runs folder (the job's schema says so), where the extension looks.
  */
-export function runFilePath(o: { out?: string; outputPath?: string }, parts: { modelName: string; dataName: string; command: string; identity: unknown }): string {
+export function runFilePath(o: { out?: string; outputPath: string }, parts: { modelName: string; dataName: string; command: string; identity: unknown }): string {
   if (o.out) return path.resolve(o.out);
-  const root = o.outputPath ?? path.join(WORKSPACE_DEFAULTS.outputPath, OUTPUT_SUBFOLDERS.runs);
+  const root = o.outputPath;
   const safe = (s: string) => s.replace(/[^\w.@+-]+/g, '_');
   return path.resolve(root, safe(parts.modelName), `${safe(parts.dataName)}.${parts.command}.${hashText(JSON.stringify(parts.identity)).slice(0, 10)}.json`);
 }

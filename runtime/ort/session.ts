@@ -6,8 +6,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
-export type ProviderPreference = 'auto' | 'cuda' | 'cpu';
-export type Provider = 'cuda' | 'cpu';
+import type { Provider, ProviderPreference } from '../protocol/requests';
+
+export type { Provider, ProviderPreference };
+
+/** ONNX Runtime sessions created in this process (each holds a copy of a graph's weights). */
+let created = 0;
+export function sessionsCreated(): number {
+  return created;
+}
 
 export interface SessionOptions {
   provider?: ProviderPreference;
@@ -42,6 +49,7 @@ export class OrtSession {
    * ONNXRUNTIME_NODE_INSTALL=cuda12); the report says which provider runs and why.
    */
   static async create(modelPath: string, opts: SessionOptions = {}): Promise<OrtSession> {
+    created++;
     const pref = opts.provider ?? 'auto';
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',

@@ -1,14 +1,15 @@
 /**
- * Every message between the extension and the runtime process, defined once and imported by
- * both sides (the pattern of vscode-languageserver-node's `RequestType` constants and
- * rust-analyzer's `lsp_ext.ts`). Adding a message means adding its constant and param/result
- * types here; the compiler then checks the handler in runtime/server and the caller in
- * extension/ against the same definition.
+ * Every message between the extension and the runtime process besides the jobs (./jobs.ts),
+ * defined once and imported by both sides (the pattern of vscode-languageserver-node's
+ * `RequestType` constants and rust-analyzer's `lsp_ext.ts`): the lifecycle, the short queries
+ * that answer while a job runs, and the notifications. Params that come from outside are
+ * described by zod schemas, and the runtime validates every request against them.
  *
  * No imports from vscode, the DOM or Node here (scripts/check-imports.mjs enforces it):
  * `vscode-jsonrpc`'s message types are plain classes that work in every bundle.
  */
 import { NotificationType, NotificationType0, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import { z } from 'zod';
 import type { CacheEntryInfo } from './results';
 
 /**
@@ -16,7 +17,7 @@ import type { CacheEntryInfo } from './results';
  * extension, so a mismatch means a stale build (e.g. `dist/runtime.js` from an older checkout
  * or a `layerlab.nodePath` runtime of another version); the client refuses it with a message.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -26,20 +27,14 @@ export const PROTOCOL_VERSION = 1;
  * message (and offer the right action) without parsing error text.
  */
 export type RuntimeErrorKind =
-  /** The job's arguments are wrong (the CLI twin would exit 2). */
+  /** The request's parameters are wrong (the CLI twin would exit 2). */
   | 'usage'
   /** The model, checkpoint, tokenizer or an input to it is unusable. */
   | 'model'
   /** A dataset, label rule, prompt template or hidden-state cache is unusable. */
   | 'data'
-  /** The request needs a loaded model and none is loaded. */
-  | 'no-model'
   /** Another long request is running; the runtime runs one at a time. */
   | 'busy'
-  /** `runJob` named a job this runtime does not have. */
-  | 'unknown-job'
-  /** The runtime was built without the module this request needs. */
-  | 'unavailable'
   /** The client cancelled the request (the reply to `$/cancelRequest`). */
   | 'cancelled'
   /** A file or folder could not be read or written. */
@@ -54,18 +49,15 @@ export interface RuntimeErrorData {
 }
 
 /**
- * JSON-RPC error codes of `ResponseError`s the runtime sends. Application codes stay outside
- * JSON-RPC's reserved range (-32768..-32000); `cancelled` reuses LSP's RequestCancelled so
- * generic JSON-RPC tooling recognises it.
+ * JSON-RPC error codes of `ResponseError`s the runtime sends. `usage` is JSON-RPC's own
+ * InvalidParams and `cancelled` LSP's RequestCancelled, so generic tooling recognises them; the
+ * others stay outside JSON-RPC's reserved range (-32768..-32000).
  */
 export const RUNTIME_ERROR_CODES: Record<RuntimeErrorKind, number> = {
-  usage: 1,
+  usage: -32602,
   model: 2,
   data: 3,
-  'no-model': 4,
   busy: 5,
-  'unknown-job': 6,
-  unavailable: 7,
   io: 8,
   internal: 9,
   cancelled: -32800,
@@ -74,11 +66,12 @@ export const RUNTIME_ERROR_CODES: Record<RuntimeErrorKind, number> = {
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
 
-export interface InitializeParams {
-  protocolVersion: number;
+export const initializeParamsSchema = z.object({
+  protocolVersion: z.number().int(),
   /** e.g. `vscode 1.100.3` or `test`; only logged. */
-  client: string;
-}
+  client: z.string(),
+});
+export type InitializeParams = z.infer<typeof initializeParamsSchema>;
 
 export interface InitializeResult {
   protocolVersion: number;
@@ -89,8 +82,6 @@ export interface InitializeResult {
   nodeVersion: string;
   platform: string;
   arch: string;
-  /** Jobs `layerlab/runJob` accepts in this build. */
-  jobs: JobName[];
 }
 
 export const InitializeRequest = new RequestType<InitializeParams, InitializeResult, RuntimeErrorData>('layerlab/initialize');
@@ -103,110 +94,110 @@ export const ExitNotification = new NotificationType0('exit');
 // ---------------------------------------------------------------------------------------------
 // Models
 
-export type ProviderPreference = 'auto' | 'cuda' | 'cpu';
-export type Provider = 'cuda' | 'cpu';
+export const PROVIDER_PREFERENCES = ['auto', 'cuda', 'cpu'] as const;
+export type ProviderPreference = (typeof PROVIDER_PREFERENCES)[number];
+export type Provider = Exclude<ProviderPreference, 'auto'>;
 
-export interface LoadModelParams {
-  /** A Hugging Face folder or a llama2.c `.bin` (absolute, or relative to the runtime's cwd). */
-  path: string;
-  /** Tokenizer file or folder; default: found beside the model. */
-  tokenizer?: string;
-  provider: ProviderPreference;
-  /** CPU threads for ONNX Runtime; 0 or absent lets it decide. */
-  threads?: number;
-}
-
-export interface ModelBlockInfo {
-  index: number;
+export const modelBlockSchema = z.object({
+  index: z.number().int(),
   /** `layer` for plain decoders; `prelude`, `core`, `coda` for recurrent-depth models. */
-  part: string;
+  part: z.string(),
   /** e.g. `layer 3`, `core block 0, recurrence 16`. */
-  label: string;
-}
+  label: z.string(),
+});
 
-export interface ModelInfo {
-  path: string;
-  format: 'huggingface' | 'llama2c';
-  /** Graph family, e.g. `llama`. */
-  architecture: string;
+/**
+ * What a checkpoint is, read from its config and tokenizer without reading weights or starting
+ * ONNX Runtime (`layerlab/describeModel`): enough to offer its blocks and hook points.
+ */
+export const modelFactsSchema = z.object({
+  path: z.string(),
+  format: z.enum(['huggingface', 'llama2c']),
+  /** Graph family, e.g. `llama`, `huginn`. */
+  architecture: z.string(),
   /** The checkpoint's `model_type`, e.g. `qwen2`. */
-  modelType: string;
-  contentHash: string;
-  dModel: number;
-  vocabSize: number;
-  maxSeqLen: number;
-  nBlocks: number;
-  blocks: ModelBlockInfo[];
+  modelType: z.string(),
+  contentHash: z.string(),
+  dModel: z.number().int(),
+  vocabSize: z.number().int(),
+  maxSeqLen: z.number().int(),
+  /** Blocks of the (unrolled) depth: huginn at num_steps 32 has 132. */
+  nBlocks: z.number().int(),
+  blocks: z.array(modelBlockSchema),
   /** Number of hook points (`hook_resid_pre` and `hook_resid_post` of every block). */
-  hookPoints: number;
+  hookPoints: z.number().int(),
   /** Architecture settings that change what a block index means (e.g. num_steps). */
-  options: Record<string, number | string | boolean>;
-  weightsBytes: number;
-  tokenizer: string;
-  /** The execution provider actually running the model. */
-  provider: Provider;
-  /** Why the preferred provider was not used, when it was not. */
-  providerNote?: string;
-  graphDir: string;
-}
+  options: z.record(z.union([z.number(), z.string(), z.boolean()])),
+  tokenizer: z.string(),
+});
+export type ModelFacts = z.infer<typeof modelFactsSchema>;
 
-export const LoadModelRequest = new RequestType<LoadModelParams, ModelInfo, RuntimeErrorData>('layerlab/loadModel');
+/** A model opened in ONNX Runtime: its facts, and how it runs. */
+export const modelInfoSchema = modelFactsSchema.extend({
+  weightsBytes: z.number(),
+  /** The execution provider actually running the model. */
+  provider: z.enum(['cuda', 'cpu']),
+  /** Why the preferred provider was not used, when it was not. */
+  providerNote: z.string().optional(),
+  graphDir: z.string(),
+});
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+/**
+ * Opens a model as the jobs would (`layerlab info`'s params) and keeps it: "Select Model".
+ * A job that names the same model (path, tokenizer, options, provider, threads) reuses it.
+ */
+export const noParamsSchema = z.object({}).strict();
 /** Params of requests that take none (an empty object, so every request has the same shape). */
-export type NoParams = Record<string, never>;
+export type NoParams = z.infer<typeof noParamsSchema>;
 
 /** The loaded model, or null when none is loaded. */
 export const ModelInfoRequest = new RequestType<NoParams, ModelInfo | null, RuntimeErrorData>('layerlab/modelInfo');
 
-export interface GenerateParams {
-  prompt: string;
-  maxNewTokens: number;
-  /** Stop strings; default the tokenizer's end-of-turn strings. */
-  stop?: string[];
-  /** Prepend BOS (default true, as the CLI's `generate`). */
-  addBos?: boolean;
+/** A model's facts without loading it (params: a job's model fields; provider and threads are ignored). */
+export const DescribeModelRequest = new RequestType<import('./jobs').ModelRef, ModelFacts, RuntimeErrorData>('layerlab/describeModel');
+
+/** Sent whenever the loaded model changes: Select Model, a job that opened another, a release. */
+export const ModelChangedNotification = new NotificationType<{ model: ModelInfo | null }>('layerlab/modelChanged');
+
+export interface RuntimeStatus {
+  model: ModelInfo | null;
+  /** The long request running now, if any (e.g. `job evaluate`). */
+  active: string | null;
+  /** ONNX Runtime sessions created since the process started (each holds a model's weights). */
+  sessionsCreated: number;
+  rssBytes: number;
 }
 
-export interface GenerateResult {
-  text: string;
-  stopReason: 'eos' | 'stop-string' | 'max-new-tokens' | 'context-full';
-  promptTokens: number;
-  newTokens: number;
-  seconds: number;
-}
-
-/** Greedy generation with the loaded model (`no-model` error without one); cancellable. */
-export const GenerateRequest = new RequestType<GenerateParams, GenerateResult, RuntimeErrorData>('layerlab/generate');
+/** The runtime's state, answered at once (also while a job runs). */
+export const RuntimeStatusRequest = new RequestType<NoParams, RuntimeStatus, RuntimeErrorData>('layerlab/runtimeStatus');
 
 // ---------------------------------------------------------------------------------------------
-// Caches
+// Caches and datasets
 
-export interface ListCachesParams {
+export const listCachesParamsSchema = z.object({
   /** Folder searched (recursively) for hidden-state cache files. */
-  folder: string;
-}
+  folder: z.string().min(1),
+}).strict();
+export type ListCachesParams = z.infer<typeof listCachesParamsSchema>;
 
-/**
- * Hidden-state caches under a folder. Answers `unavailable` while the runtime is built without
- * the cache module, so the extension can tell "no caches" from "cannot look".
- */
+/** Hidden-state caches under a folder (none when it does not exist yet). */
 export const ListCachesRequest = new RequestType<ListCachesParams, CacheEntryInfo[], RuntimeErrorData>('layerlab/listCaches');
 
-// ---------------------------------------------------------------------------------------------
-// Datasets
-
-export interface InspectDatasetParams {
+export const inspectDatasetParamsSchema = z.object({
   /** A dataset file (JSON, JSONL or Parquet; absolute, or relative to the runtime's cwd). */
-  file: string;
+  file: z.string().min(1),
   /** How many records `preview` lists (default 200, the Datasets view's page). */
-  limit?: number;
-  /** The named split of a JSON object file (PopQA's dev/test); default as the CLI's loaders. */
-  split?: string;
+  limit: z.number().int().min(0).optional(),
+  /** The named split of a JSON object file (PopQA's dev/test); default as the jobs' loaders. */
+  split: z.string().min(1).optional(),
   /**
    * Asks for one record instead of a page: `preview` then holds only the record with this id
    * (empty when there is none), untruncated, with its options, aliases and score.
    */
-  recordId?: string;
-}
+  recordId: z.string().optional(),
+}).strict();
+export type InspectDatasetParams = z.infer<typeof inspectDatasetParamsSchema>;
 
 /** One record as the Datasets view lists it. */
 export interface DatasetRecordPreview {
@@ -248,56 +239,6 @@ export interface DatasetInspection {
 export const InspectDatasetRequest = new RequestType<InspectDatasetParams, DatasetInspection, RuntimeErrorData>('layerlab/inspectDataset');
 
 // ---------------------------------------------------------------------------------------------
-// Long jobs
-
-/**
- * Long-running work, each the twin of a CLI command taking the same argv. A build of the
- * runtime may not have every job yet: `InitializeResult.jobs` says which it has.
- */
-export const JOB_NAMES = ['save-hidden-states', 'compute-directions', 'evaluate', 'sweep', 'generate', 'demo'] as const;
-export type JobName = (typeof JOB_NAMES)[number];
-
-export function isJobName(s: string): s is JobName {
-  return (JOB_NAMES as readonly string[]).includes(s);
-}
-
-export interface RunJobParams {
-  /**
-   * Chosen by the client (unique per connection) so that it can route `layerlab/progress` and
-   * `layerlab/log` to the right progress notification before the response arrives.
-   */
-  jobId: string;
-  job: JobName;
-  /** Exactly the argv of the CLI twin after its command name (`layerlab <job> ARGS…`). */
-  args: string[];
-  /** Folder relative paths in `args` resolve against; default the runtime's cwd. */
-  cwd?: string;
-}
-
-export interface RunJobResult {
-  jobId: string;
-  job: JobName;
-  /** What the CLI twin prints on stdout (a summary, or JSON with `--json`). */
-  output: string;
-  /** Files the job wrote that the user may want to open (runs, caches, directions), absolute. */
-  files: string[];
-  seconds: number;
-}
-
-/** Runs a job; `$/cancelRequest` on it aborts the job at its next check (within one batch). */
-export const RunJobRequest = new RequestType<RunJobParams, RunJobResult, RuntimeErrorData>('layerlab/runJob');
-
-export interface ProgressParams {
-  jobId: string;
-  done: number;
-  total: number;
-  message?: string;
-}
-
-/** Progress of a running job; `done` never decreases within a job. */
-export const ProgressNotification = new NotificationType<ProgressParams>('layerlab/progress');
-
-// ---------------------------------------------------------------------------------------------
 // Logs
 
 /** The levels of VS Code's LogOutputChannel. */
@@ -307,8 +248,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn'
 export interface LogParams {
   level: LogLevel;
   message: string;
-  /** Set when the message comes from a job. */
-  jobId?: string;
+  /** The work-done token of the job the message comes from. */
+  job?: string | number;
 }
 
 /**

@@ -15,7 +15,6 @@ export const WORKSPACE_DEFAULTS = Object.freeze({
  */
 export const OUTPUT_SUBFOLDERS = Object.freeze({
   cache: 'hidden_states',
-  directions: 'directions',
   runs: 'runs',
 });
 

@@ -14,8 +14,8 @@ import { watchParent } from './parentWatch';
 import { RuntimeServer, type RuntimeServerOptions } from './server';
 import { claimStdout, redirectConsole } from './stdio';
 
-/** Starts serving on stdio. `jobs` replaces the registry's table (tests use it for extra jobs). */
-export function runRuntime(argv: string[], opts: Pick<RuntimeServerOptions, 'jobs'> = {}): void {
+/** Starts serving on stdio. `handlers` replaces job handlers (tests use it for jobs that misbehave on purpose). */
+export function runRuntime(argv: string[], opts: Pick<RuntimeServerOptions, 'handlers'> = {}): void {
   const { values } = parseArgs({
     args: argv,
     options: { 'parent-pid': { type: 'string' }, 'parent-poll-ms': { type: 'string' } },

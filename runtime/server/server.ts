@@ -1,61 +1,56 @@
 /**
  * The runtime's JSON-RPC handlers, over any vscode-jsonrpc connection (stdio in main.ts, an
- * in-memory pair in tests). It holds at most one loaded model and runs one long request at a
- * time (model load, generation, job): ONNX Runtime already uses every core for one run, so a
- * second would only slow both, and one-at-a-time keeps "which model is loaded" unambiguous.
- * Short requests (model info, cache listing, dataset inspection) answer while a job runs.
+ * in-memory pair in tests). One request per job (runtime/protocol/jobs.ts), each validated
+ * against the job's schema and handed to the job's handler (runtime/jobs/) with a context whose
+ * progress goes out as work-done progress on the request's token and whose model comes from the
+ * server's lease. Jobs run one at a time: ONNX Runtime already uses every core for one run, so
+ * a second would only slow both, and one-at-a-time keeps "which model is loaded" unambiguous.
+ * Short queries (model facts and info, caches, datasets, status) answer while a job runs.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
+import type { CancellationToken, MessageConnection, RequestType } from 'vscode-jsonrpc';
+import type { z } from 'zod';
 import { countLabels, loadDataset, type Dataset, type QARecord } from '../../datasets';
-import { allHookNames } from '../../models/graph/spec';
-import { intArg } from '../cli/args';
-import { modelOptionsFrom, modelPathFrom } from '../cli/modelArgs';
-import { generateGreedy } from '../generate';
-import { openModel, type OpenedModel } from '../openModel';
-import { LAYERLAB_VERSION } from '../version';
+import { inspectCaches } from '../cache/inspect';
+import { HANDLERS, type JobContext, type JobHandlers } from '../jobs';
+import { describeModel, ModelLease } from '../jobs/models';
+import { progressReporter } from '../jobs/progress';
+import { sessionsCreated } from '../ort/session';
+import { cliLine, describeIssues } from '../protocol/argv';
+import { JOB_NAMES, JobProgressType, JOBS, modelRefSchema, type JobName, type WorkDoneParams } from '../protocol/jobs';
 import {
+  DescribeModelRequest,
   ExitNotification,
-  GenerateRequest,
   InitializeRequest,
+  initializeParamsSchema,
   InspectDatasetRequest,
-  isJobName,
+  inspectDatasetParamsSchema,
   ListCachesRequest,
-  LoadModelRequest,
+  listCachesParamsSchema,
   LogNotification,
+  ModelChangedNotification,
   ModelInfoRequest,
+  noParamsSchema,
   PROTOCOL_VERSION,
-  ProgressNotification,
-  RunJobRequest,
+  RuntimeStatusRequest,
   ShutdownRequest,
   type DatasetInspection,
   type DatasetRecordPreview,
   type InitializeResult,
-  type JobName,
   type LogLevel,
-  type ModelInfo,
-  type ProgressParams,
-  type ProviderPreference,
-  type RunJobResult,
+  type RuntimeErrorData,
 } from '../protocol/requests';
-import { responseError, RuntimeError, toResponseError } from './errors';
-import type { JobContext, JobDefinition, JobOutcome, ModelLease } from './job';
-import { CACHE_LISTER, JOBS, type CacheLister } from './registry';
+import { LAYERLAB_VERSION } from '../version';
+import { responseError, toResponseError } from './errors';
 
 export interface RuntimeServerOptions {
-  /** Defaults to registry.ts's table; tests pass their own jobs. */
-  jobs?: Partial<Record<JobName, JobDefinition>>;
-  cacheLister?: CacheLister | null;
+  /** Replaces handlers (tests add jobs that misbehave on purpose). */
+  handlers?: Partial<JobHandlers>;
   /** Called on `exit` and when the connection closes, with the exit code to use. */
   exit(code: number): void;
-  /** Minimum milliseconds between two progress notifications of one job (the last always goes). */
+  /** Minimum milliseconds between two progress reports of one job (the last always goes). */
   progressIntervalMs?: number;
-}
-
-interface LoadedModel {
-  key: string;
-  opened: OpenedModel;
-  info: ModelInfo;
 }
 
 interface ActiveWork {
@@ -68,121 +63,75 @@ interface ActiveWork {
 const SHUTDOWN_WAIT_MS = 5000;
 
 export class RuntimeServer {
-  private loaded?: LoadedModel;
+  private readonly lease: ModelLease;
   private active?: ActiveWork;
   private shutdownRequested = false;
   private closed = false;
-  private readonly jobs: Partial<Record<JobName, JobDefinition>>;
-  private readonly cacheLister: CacheLister | null;
+  private readonly handlers: JobHandlers;
 
   constructor(
     private readonly connection: MessageConnection,
     private readonly opts: RuntimeServerOptions,
   ) {
-    this.jobs = opts.jobs ?? JOBS;
-    this.cacheLister = opts.cacheLister === undefined ? CACHE_LISTER : opts.cacheLister;
+    this.handlers = { ...HANDLERS, ...opts.handlers } as JobHandlers;
+    this.lease = new ModelLease({
+      log: (m) => this.log('info', m),
+      onChange: (model) => {
+        if (!this.closed) this.connection.sendNotification(ModelChangedNotification, { model }).catch(() => {});
+      },
+    });
     this.register();
   }
 
   /** Sends a log line to the client; silently dropped once the connection is gone. */
-  log(level: LogLevel, message: string, jobId?: string): void {
+  log(level: LogLevel, message: string, job?: string | number): void {
     if (this.closed) return;
-    this.connection.sendNotification(LogNotification, jobId ? { level, message, jobId } : { level, message }).catch(() => {});
+    this.connection.sendNotification(LogNotification, job !== undefined ? { level, message, job } : { level, message }).catch(() => {});
   }
 
   private register(): void {
     const c = this.connection;
-    c.onRequest(InitializeRequest, (params): InitializeResult => {
+    c.onRequest(InitializeRequest, (raw): InitializeResult => {
+      const params = validate(initializeParamsSchema, raw);
       if (params.protocolVersion !== PROTOCOL_VERSION) {
         this.log('warn', `client speaks protocol ${params.protocolVersion}, this runtime ${PROTOCOL_VERSION}`);
       }
       this.log('info', `LayerLab runtime ${LAYERLAB_VERSION} (pid ${process.pid}, Node ${process.version}) for ${params.client}`);
-      return {
-        protocolVersion: PROTOCOL_VERSION,
-        runtimeVersion: LAYERLAB_VERSION,
-        pid: process.pid,
-        nodeVersion: process.version,
-        platform: process.platform,
-        arch: process.arch,
-        jobs: Object.keys(this.jobs).filter(isJobName),
-      };
+      return { protocolVersion: PROTOCOL_VERSION, runtimeVersion: LAYERLAB_VERSION, pid: process.pid, nodeVersion: process.version, platform: process.platform, arch: process.arch };
     });
 
-    c.onRequest(LoadModelRequest, (params, token) =>
-      this.exclusive(`loading ${params.path}`, token, async (signal) => {
-        const provider = checkProvider(params.provider);
-        const modelPath = path.resolve(params.path);
-        const opened = await openModel(modelPath, {
-          tokenizer: params.tokenizer,
-          provider,
-          threads: params.threads ?? 0,
-          log: (m) => this.log('info', m),
-        });
-        if (signal.aborted) {
-          await opened.model.release();
-          signal.throwIfAborted();
-        }
-        const previous = this.loaded;
-        this.loaded = { key: modelKey(modelPath, params.tokenizer, provider, params.threads ?? 0), opened, info: modelInfo(opened) };
-        if (previous) await previous.opened.model.release();
-        return this.loaded.info;
+    for (const name of JOB_NAMES) {
+      const request = JOBS[name].request as unknown as RequestType<unknown, unknown, RuntimeErrorData>;
+      c.onRequest(request, (raw, token) => this.exclusive(`job ${name}`, token, (signal) => this.runJob(name, raw, signal)));
+    }
+
+    c.onRequest(ModelInfoRequest, (raw) => {
+      validate(noParamsSchema, raw ?? {});
+      return this.lease.info ?? null;
+    });
+
+    c.onRequest(DescribeModelRequest, (raw) => guard(() => describeModel(validate(modelRefSchema, raw))));
+
+    c.onRequest(RuntimeStatusRequest, (raw) => {
+      validate(noParamsSchema, raw ?? {});
+      return { model: this.lease.info ?? null, active: this.active?.what ?? null, sessionsCreated: sessionsCreated(), rssBytes: process.memoryUsage.rss() };
+    });
+
+    c.onRequest(ListCachesRequest, (raw) =>
+      guard(() => {
+        const folder = path.resolve(validate(listCachesParamsSchema, raw).folder);
+        // A folder that does not exist yet holds no caches (the view shows its welcome text).
+        return fs.existsSync(folder) ? inspectCaches(folder) : [];
       }),
     );
 
-    c.onRequest(ModelInfoRequest, () => this.loaded?.info ?? null);
-
-    c.onRequest(GenerateRequest, (params, token) =>
-      this.exclusive('generating', token, async (signal) => {
-        const loaded = this.requireModel();
-        const t0 = performance.now();
-        const tok = loaded.opened.tokenizer;
-        const ids = tok.encode(params.prompt, { addBos: params.addBos ?? true });
-        const [gen] = await generateGreedy(loaded.opened.model, tok, [ids], {
-          maxNewTokens: params.maxNewTokens,
-          stopStrings: params.stop ?? tok.stopStrings,
-          signal,
-        });
-        return {
-          text: gen.text,
-          stopReason: gen.stopReason,
-          promptTokens: ids.length,
-          newTokens: gen.ids.length,
-          seconds: (performance.now() - t0) / 1000,
-        };
-      }),
-    );
-
-    c.onRequest(ListCachesRequest, async (params, token) => {
-      if (!this.cacheLister) {
-        throw responseError('unavailable', 'this build of the LayerLab runtime cannot read hidden-state caches yet');
-      }
-      const signal = abortSignalOf(token);
-      try {
-        return await this.cacheLister(path.resolve(params.folder), signal.signal);
-      } catch (e) {
-        throw toResponseError(e, signal.signal);
-      } finally {
-        signal.dispose();
-      }
-    });
-
-    c.onRequest(InspectDatasetRequest, async (params) => {
-      try {
+    c.onRequest(InspectDatasetRequest, (raw) =>
+      guard(async () => {
+        const params = validate(inspectDatasetParamsSchema, raw);
         const ds = await loadDataset(path.resolve(params.file), params.split !== undefined ? { split: params.split } : {});
         return inspectDataset(ds, params.limit ?? DEFAULT_PREVIEW, params.recordId);
-      } catch (e) {
-        throw toResponseError(e);
-      }
-    });
-
-    c.onRequest(RunJobRequest, (params, token) => {
-      const def = isJobName(params.job) ? this.jobs[params.job] : undefined;
-      if (!def) {
-        const have = Object.keys(this.jobs).join(', ');
-        throw responseError('unknown-job', `this build of the LayerLab runtime has no '${params.job}' job`, `It has: ${have}.`);
-      }
-      return this.exclusive(`job ${params.job}`, token, (signal) => this.runJob(params.jobId, params.job, def, params.args, signal));
-    });
+      }),
+    );
 
     c.onRequest(ShutdownRequest, async () => {
       this.shutdownRequested = true;
@@ -191,7 +140,7 @@ export class RuntimeServer {
         this.active.controller.abort();
         await Promise.race([this.active.settled, delay(SHUTDOWN_WAIT_MS)]);
       }
-      await this.releaseModel();
+      await this.lease.release();
       return null;
     });
 
@@ -201,102 +150,37 @@ export class RuntimeServer {
       // The client went away without `exit` (its process died or closed our stdin).
       this.closed = true;
       this.active?.controller.abort();
-      void this.releaseModel().finally(() => this.opts.exit(this.shutdownRequested ? 0 : 1));
+      void this.lease.release().finally(() => this.opts.exit(this.shutdownRequested ? 0 : 1));
     });
   }
 
-  private async runJob(jobId: string, job: JobName, def: JobDefinition, args: string[], signal: AbortSignal): Promise<RunJobResult> {
+  private async runJob<N extends JobName>(name: N, raw: unknown, signal: AbortSignal): Promise<unknown> {
     const t0 = performance.now();
-    const out: string[] = [];
-    const log = (level: LogLevel, message: string) => this.log(level, message, jobId);
-    const interval = this.opts.progressIntervalMs ?? 100;
-    let lastSent = -Infinity;
-    let lastDone = 0;
-    let finalSentFor: number | undefined;
-    let finished = false;
-    /** A report held back by the throttle; sent when the interval is over unless a newer one went first. */
-    let trailing: { timer: ReturnType<typeof setTimeout>; params: ProgressParams } | undefined;
-    const send = (params: ProgressParams) => {
-      if (trailing) clearTimeout(trailing.timer);
-      trailing = undefined;
-      lastSent = performance.now();
-      if (this.closed || finished) return;
-      this.connection.sendNotification(ProgressNotification, params).catch(() => {});
-    };
+    const job = JOBS[name];
+    const { workDoneToken: token, ...rest } = (raw && typeof raw === 'object' ? raw : {}) as WorkDoneParams & Record<string, unknown>;
+    const parsed = job.params.safeParse(rest);
+    if (!parsed.success) throw describeIssues(job, parsed.error);
+    const params = parsed.data as Record<string, unknown>;
+    const log = (level: LogLevel, message: string) => this.log(level, message, token);
+    const reporter = progressReporter((p) => {
+      if (token !== undefined && !this.closed) this.connection.sendProgress(JobProgressType, token, p).catch(() => {});
+    }, this.opts.progressIntervalMs ?? 100);
     const ctx: JobContext = {
-      jobId,
-      args,
       signal,
-      progress: (done, total, message) => {
-        // Clamped so the client's bar never goes backwards, and throttled because a job may
-        // report per item; the first report and the final one (once) always go out, and a
-        // report held back is sent at the end of the interval if nothing newer went out (a job
-        // reporting a few coarse steps must not lose the step it is on).
-        if (finished) return;
-        lastDone = Math.max(lastDone, done);
-        const params: ProgressParams = { jobId, done: lastDone, total, ...(message ? { message } : {}) };
-        const final = lastDone >= total;
-        if (final) {
-          if (finalSentFor === total) return;
-          finalSentFor = total;
-          send(params);
-          return;
-        }
-        const wait = interval - (performance.now() - lastSent);
-        if (wait <= 0) {
-          send(params);
-          return;
-        }
-        if (trailing) trailing.params = params;
-        else {
-          const t = { params, timer: setTimeout(() => send(t.params), wait) };
-          trailing = t;
-        }
-      },
+      progress: (done, total, message) => reporter.report(done, total, message),
       log,
-      openModel: (values) => this.leaseModel(values, log),
-      io: { out: (t) => out.push(t), log: (t) => log('info', t) },
+      openModel: (ref) => this.lease.open(ref, (m) => log('info', m)),
     };
-    log('info', `${job} ${args.map(quoteArg).join(' ')}`);
-    let outcome: JobOutcome;
+    log('info', cliLine(job, params));
     try {
-      outcome = (await def.run(ctx)) ?? {};
+      const handler = this.handlers[name] as (p: unknown, c: JobContext) => Promise<unknown>;
+      const result = await handler(params, ctx);
+      log('info', `${name} finished in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      return result;
     } finally {
       // No progress after the response (a held-back report would arrive after it).
-      finished = true;
-      if (trailing) clearTimeout(trailing.timer);
-      trailing = undefined;
+      reporter.close();
     }
-    if (outcome.output) out.push(outcome.output);
-    const seconds = (performance.now() - t0) / 1000;
-    log('info', `${job} finished in ${seconds.toFixed(2)} s`);
-    return { jobId, job, output: out.join('\n'), files: (outcome.files ?? []).map((f) => path.resolve(f)), seconds };
-  }
-
-  /** The loaded model when `values` name the same one, else a model opened for this job only. */
-  private async leaseModel(values: Record<string, unknown>, log: (level: LogLevel, m: string) => void): Promise<ModelLease> {
-    const provider = checkProvider((values.provider as string | undefined) ?? 'auto');
-    const threads = intArg(values, 'threads', 0);
-    const modelPath = modelPathFrom(values);
-    const modelOptions = modelOptionsFrom(values);
-    const key = modelKey(modelPath, values.tokenizer as string | undefined, provider, threads, modelOptions);
-    if (this.loaded?.key === key) {
-      const opened = this.loaded.opened;
-      return { opened, shared: true, release: async () => {} };
-    }
-    const opened = await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined, provider, threads, modelOptions, log: (m) => log('info', m) });
-    return { opened, shared: false, release: () => opened.model.release() };
-  }
-
-  private requireModel(): LoadedModel {
-    if (!this.loaded) throw new RuntimeError('no-model', 'no model is loaded', 'Select one with "LayerLab: Select Model".');
-    return this.loaded;
-  }
-
-  private async releaseModel(): Promise<void> {
-    const loaded = this.loaded;
-    this.loaded = undefined;
-    if (loaded) await loaded.opened.model.release();
   }
 
   /**
@@ -322,6 +206,25 @@ export class RuntimeServer {
       this.active = undefined;
       link.dispose();
     }
+  }
+}
+
+/** Params checked against their schema: a mismatch is a usage error naming the field. */
+function validate<S extends z.ZodTypeAny>(schema: S, raw: unknown): z.output<S> {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw responseError('usage', `invalid params: ${i.path.join('.') || '(params)'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/** A short request's failure, classified like a job's. */
+async function guard<T>(work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw toResponseError(e);
   }
 }
 
@@ -368,39 +271,6 @@ function recordPreview(r: QARecord, full: boolean): DatasetRecordPreview {
   return out;
 }
 
-function checkProvider(p: string): ProviderPreference {
-  if (p === 'auto' || p === 'cuda' || p === 'cpu') return p;
-  throw new RuntimeError('usage', `provider must be auto, cuda or cpu, got '${p}'`);
-}
-
-/** Architecture options (huginn's num_steps) change what the blocks are, so they are part of it. */
-function modelKey(modelPath: string, tokenizer: string | undefined, provider: ProviderPreference, threads: number, options: object = {}): string {
-  return JSON.stringify([path.resolve(modelPath), tokenizer ? path.resolve(tokenizer) : null, provider, threads, options]);
-}
-
-export function modelInfo(opened: OpenedModel): ModelInfo {
-  const { spec, provider } = opened.model;
-  return {
-    path: opened.checkpoint.path,
-    format: opened.checkpoint.format,
-    architecture: spec.family,
-    modelType: spec.modelType,
-    contentHash: spec.contentHash,
-    dModel: spec.dModel,
-    vocabSize: spec.vocabSize,
-    maxSeqLen: spec.maxSeqLen,
-    nBlocks: spec.nBlocks,
-    blocks: spec.blocks.map((b) => ({ index: b.index, part: b.part, label: b.label })),
-    hookPoints: allHookNames(spec.nBlocks).length,
-    options: spec.options,
-    weightsBytes: spec.weightsBytes,
-    tokenizer: opened.tokenizer.source,
-    provider: provider.provider,
-    ...(provider.note ? { providerNote: provider.note } : {}),
-    graphDir: opened.graphDir,
-  };
-}
-
 /** An AbortController that follows a JSON-RPC cancellation token. */
 function abortSignalOf(token: CancellationToken): { controller: AbortController; signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
@@ -413,6 +283,3 @@ function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
 
-function quoteArg(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}

@@ -154,7 +154,8 @@ export const mock = {
   /** Answers for showQuickPick: a label to pick, a function choosing an item, or undefined (Escape). */
   quickPicks: [] as (string | ((items: { label: string }[]) => unknown) | undefined)[],
   /** Answers for showInputBox: a string, or null to accept the proposed value, or undefined (Escape). */
-  inputs: [] as (string | null | undefined)[],
+  /** Answers to input boxes: a value, null for the proposed value, undefined for Escape, or a function of the box. */
+  inputs: [] as (string | null | undefined | ((validate: (v: string) => string | undefined, value: string, prompt: string) => string | undefined))[],
   /** Answers for showOpenDialog. */
   openDialogs: [] as (string[] | undefined)[],
   /** Button to press on the next message (by title), per message in order. */
@@ -259,7 +260,8 @@ export const window = {
     return found;
   },
   async showInputBox(opts: { prompt?: string; value?: string; validateInput?: (v: string) => string | undefined }) {
-    const answer = mock.inputs.shift();
+    const given = mock.inputs.shift();
+    const answer = typeof given === 'function' ? given((v) => opts.validateInput?.(v), opts.value ?? '', opts.prompt ?? '') : given;
     const value = answer === null ? (opts.value ?? '') : answer;
     mock.inputCalls.push({ prompt: opts.prompt, value: opts.value, validation: value === undefined ? undefined : opts.validateInput?.(value) });
     if (value !== undefined && opts.validateInput?.(value)) throw new Error(`mock input box: '${value}' fails validation: ${opts.validateInput(value)}`);

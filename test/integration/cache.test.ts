@@ -140,7 +140,7 @@ describe('crash safety', () => {
     const progress = JSON.parse(fs.readFileSync(path.join(partial, 'progress.json'), 'utf8'));
     assert.ok(progress.rowsDone > 0 && progress.rowsDone < 600, `some rows were committed before the kills (${progress.rowsDone})`);
     const inspect = runCli(['inspect-cache', crashed, '--json'], env);
-    const entries = JSON.parse(inspect.stdout);
+    const entries = JSON.parse(inspect.stdout).caches;
     assert.equal(entries[0].complete, false, 'the partial cache is listed as incomplete');
 
     const resumed = runCli(args(crashed), env);

@@ -31,9 +31,9 @@ describe('layerlab generate / info on the demo model', () => {
     const r = runCli(['info', '--models-path', root, '--model-name', 'demo', '--json'], env);
     assert.equal(r.status, 0, r.stderr);
     const info = JSON.parse(r.stdout);
-    assert.equal(info.n_blocks, 2);
-    assert.equal(info.d_model, 64);
-    assert.equal(info.hook_points.length, 4);
+    assert.equal(info.nBlocks, 2);
+    assert.equal(info.dModel, 64);
+    assert.equal(info.hookPoints, 4);
     assert.equal(info.provider, 'cpu');
   });
 

@@ -25,7 +25,7 @@ test('labelled MMLU → cache → directions: unit vectors equal the difference 
   const cacheFile = save.stdout.trim();
   const dirs = runCli(['compute-directions', cacheFile, '--holdout', '0.25', '--json'], env);
   assert.equal(dirs.status, 0, dirs.stderr);
-  const layers = JSON.parse(dirs.stdout) as { hook: string; norm: number; nReasoning: number; nMemorization: number; train: { n: number; auc: number }; heldOut: { n: number } }[];
+  const layers = JSON.parse(dirs.stdout).layers as { hook: string; norm: number; nReasoning: number; nMemorization: number; train: { n: number; auc: number }; heldOut: { n: number } }[];
   assert.equal(layers.length, 2);
 
   const cache = openSafetensors(cacheFile);

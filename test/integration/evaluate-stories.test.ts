@@ -87,7 +87,7 @@ describe('intervention sanity on stories260K', { skip: stories.skip }, () => {
     // The demo questions carry their own few-shot examples; two per category fit this model's context of 512.
     const spec = { dataFile: 'demo', withFewshotPrompts: true, shots: 2, sampleSize: 12, batchSize: 4, maxNewTokens: 12 };
     const reuse = await runEvaluation({ ...spec, out: path.join(root, 'fs-reuse.json') }, { model: opened.model, tokenizer: opened.tokenizer });
-    const full = await runEvaluation({ ...spec, prefixReuse: false, out: path.join(root, 'fs-full.json') }, { model: opened.model, tokenizer: opened.tokenizer });
+    const full = await runEvaluation({ ...spec, noPrefixReuse: true, out: path.join(root, 'fs-full.json') }, { model: opened.model, tokenizer: opened.tokenizer });
     assert.equal(reuse.run.warnings, undefined, 'every prompt passed the token check');
     assert.deepEqual(reuse.run.results[0]!.items.map((i) => [i.id, i.generated]), full.run.results[0]!.items.map((i) => [i.id, i.generated]));
     assert.ok(reuse.run.results[0]!.items.every((i) => i.promptTokens! > 150), 'the prompts hold the examples');

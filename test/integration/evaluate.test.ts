@@ -15,7 +15,7 @@ import { openModel, type OpenedModel } from '../../runtime/openModel';
 import { saveHiddenStates } from '../../runtime/cache/saveHiddenStates';
 import { CancelledError } from '../../runtime/generate';
 import type { InstrumentedModel, KvState } from '../../runtime/model';
-import { runEvaluation, runSweep, withoutTiming, type EvalContext, type EvaluateOptions } from '../../runtime/evaluate';
+import { runEvaluation, runSweep, withoutTiming, type EvalContext, type EvaluateInput } from '../../runtime/evaluate';
 import type { RunFile } from '../../runtime/protocol/results';
 import { runCli } from '../helpers/cli';
 import { rng } from '../helpers/randomLlama';
@@ -48,7 +48,7 @@ function read(file: string): RunFile {
 describe('evaluation on the demo model', () => {
   let opened: OpenedModel;
   let cacheRoot: string;
-  const base: EvaluateOptions = { dataFile, withFewshotPrompts: true, shots: 3, sampleSize: 10, batchSize: 3, maxNewTokens: 6 };
+  const base: EvaluateInput = { dataFile, withFewshotPrompts: true, shots: 3, sampleSize: 10, batchSize: 3, maxNewTokens: 6 };
 
   before(async () => {
     const dir = writeDemoModel(path.join(root, 'demo'), { maxSeqLen: 2048 }).dir;
@@ -60,7 +60,7 @@ describe('evaluation on the demo model', () => {
 
   test('the same spec twice gives identical run files except timings (generate and loglik)', async () => {
     for (const scoring of ['generate', 'loglik'] as const) {
-      const spec: EvaluateOptions = { ...base, scoring, hiddenStatesCachePath: cacheRoot, withIntervention: true, withBaseline: true, layerIndices: [1], scale: 4 };
+      const spec: EvaluateInput = { ...base, scoring, hiddenStatesCachePath: cacheRoot, withIntervention: true, withBaseline: true, layerIndices: [1], scale: 4 };
       const a = await runEvaluation({ ...spec, out: path.join(root, `det-a-${scoring}.json`) }, ctxOf(opened));
       const b = await runEvaluation({ ...spec, out: path.join(root, `det-b-${scoring}.json`) }, ctxOf(opened));
       assert.deepEqual(withoutTiming(read(b.file)), withoutTiming(read(a.file)));
@@ -83,7 +83,7 @@ describe('evaluation on the demo model', () => {
       const s1 = spy(opened.model);
       const reuse = await runEvaluation({ ...base, ...iv, scoring, sampleSize: 12, out: path.join(root, `reuse-${scoring}.json`) }, ctxOf(opened, { model: s1.model }));
       const s2 = spy(opened.model);
-      const full = await runEvaluation({ ...base, ...iv, scoring, sampleSize: 12, prefixReuse: false, out: path.join(root, `full-${scoring}.json`) }, ctxOf(opened, { model: s2.model }));
+      const full = await runEvaluation({ ...base, ...iv, scoring, sampleSize: 12, noPrefixReuse: true, out: path.join(root, `full-${scoring}.json`) }, ctxOf(opened, { model: s2.model }));
       const categories = new Set(reuse.run.results[0]!.items.map((i) => i.category)).size;
       // With reuse, the only passes that start from nothing are the prefixes, one per category and run.
       assert.equal(s1.calls.filter((c) => !c.past).length, 2 * categories);
@@ -124,7 +124,7 @@ describe('evaluation on the demo model', () => {
     } };
     const c = { model: opened.model, tokenizer: merged };
     const reuse = await runEvaluation({ ...base, sampleSize: 16, out: path.join(root, 'merge-reuse.json') }, c);
-    const full = await runEvaluation({ ...base, sampleSize: 16, prefixReuse: false, out: path.join(root, 'merge-full.json') }, c);
+    const full = await runEvaluation({ ...base, sampleSize: 16, noPrefixReuse: true, out: path.join(root, 'merge-full.json') }, c);
     const fallbacks = reuse.run.results[0]!.items.filter((i) => i.question.startsWith('W'));
     assert.ok(fallbacks.length > 0 && fallbacks.length < 16, `want a mix, got ${fallbacks.length} fallbacks`);
     assert.match(reuse.run.warnings!.join('\n'), new RegExp(`${fallbacks.length} prompt\\(s\\) do not start with their category's prefix tokens`));
@@ -242,7 +242,7 @@ describe('loglik and generate agree when the answer format is forced', () => {
 
   for (const fewshot of [false, true]) {
     test(fewshot ? 'with 3-shot examples (prefix KV reused)' : 'zero-shot', async () => {
-      const spec: EvaluateOptions = {
+      const spec: EvaluateInput = {
         dataFile, template: 'Q: {question}\\n{options}\\nA: The answer is (', sampleSize: 24, batchSize: 4, maxNewTokens: 3,
         split: 'overlap', withFewshotPrompts: fewshot, shots: 3,
       };

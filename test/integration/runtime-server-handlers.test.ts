@@ -1,33 +1,32 @@
-// The runtime server's handlers over an in-memory JSON-RPC connection: error classification,
-// one-at-a-time long work, cancellation, progress, shutdown, and model sharing with jobs.
+// The runtime server's handlers over an in-memory JSON-RPC connection: params validation, error
+// classification, one-at-a-time long work, cancellation, work-done progress, shutdown, and the
+// model lease shared by jobs.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { CancellationTokenSource, createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import { CancellationTokenSource, createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter, type MessageConnection, type RequestType } from 'vscode-jsonrpc/node';
 import { writeDemoModel } from '../../models/demo';
-import { UsageError } from '../../runtime/cli/args';
+import type { JobContext, JobHandlers } from '../../runtime/jobs';
+import { UsageError } from '../../runtime/protocol/argv';
+import { JobProgressType, JOBS, type JobName, type JobProgress } from '../../runtime/protocol/jobs';
 import {
+  DescribeModelRequest,
   ExitNotification,
-  GenerateRequest,
   InitializeRequest,
   InspectDatasetRequest,
   ListCachesRequest,
-  LoadModelRequest,
   LogNotification,
+  ModelChangedNotification,
   ModelInfoRequest,
   PROTOCOL_VERSION,
-  ProgressNotification,
-  RunJobRequest,
+  RuntimeStatusRequest,
   ShutdownRequest,
-  type JobName,
   type LogParams,
-  type ProgressParams,
-  type RunJobParams,
+  type ModelInfo,
   type RuntimeErrorData,
 } from '../../runtime/protocol/requests';
-import type { JobDefinition } from '../../runtime/server/job';
 import { RuntimeServer } from '../../runtime/server/server';
 import { tmpDir } from '../helpers/tmp';
 
@@ -35,32 +34,46 @@ interface Harness {
   client: MessageConnection;
   server: RuntimeServer;
   logs: LogParams[];
-  progress: ProgressParams[];
+  /** Work-done progress by token. */
+  progress: Map<string, JobProgress[]>;
+  models: (ModelInfo | null)[];
   exits: number[];
 }
 
 const open: MessageConnection[] = [];
 after(() => open.forEach((c) => c.dispose()));
 
-function harness(jobs: Partial<Record<JobName, JobDefinition>>, progressIntervalMs = 100): Harness {
+function harness(handlers: Partial<JobHandlers>, progressIntervalMs = 100): Harness {
   const toServer = new PassThrough();
   const toClient = new PassThrough();
   const serverConn = createMessageConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
   const client = createMessageConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
   const exits: number[] = [];
-  const server = new RuntimeServer(serverConn, { jobs, cacheLister: async () => [], exit: (c) => void exits.push(c), progressIntervalMs });
-  const logs: LogParams[] = [];
-  const progress: ProgressParams[] = [];
-  client.onNotification(LogNotification, (p) => void logs.push(p));
-  client.onNotification(ProgressNotification, (p) => void progress.push(p));
+  const server = new RuntimeServer(serverConn, { handlers, exit: (c) => void exits.push(c), progressIntervalMs });
+  const h: Harness = { client, server, logs: [], progress: new Map(), models: [], exits };
+  client.onNotification(LogNotification, (p) => void h.logs.push(p));
+  client.onNotification(ModelChangedNotification, (p) => void h.models.push(p.model));
   serverConn.listen();
   client.listen();
   open.push(client, serverConn);
-  return { client, server, logs, progress, exits };
+  return h;
 }
 
 let seq = 0;
-const job = (name: JobName, args: string[] = []): RunJobParams => ({ jobId: `t${++seq}`, job: name, args });
+
+/** Sends a job's request with a fresh work-done token whose reports land in `h.progress`. */
+function send(h: Harness, name: JobName, params: Record<string, unknown>, token?: CancellationTokenSource): { reply: Promise<unknown>; token: string } {
+  const workDoneToken = `t${++seq}`;
+  const reports: JobProgress[] = [];
+  h.progress.set(workDoneToken, reports);
+  h.client.onProgress(JobProgressType, workDoneToken, (p) => void reports.push(p));
+  const request = JOBS[name].request as unknown as RequestType<unknown, unknown, RuntimeErrorData>;
+  const reply = h.client.sendRequest(request, { ...params, workDoneToken }, token?.token);
+  reply.catch(() => {});
+  return { reply, token: workDoneToken };
+}
+
+const allProgress = (h: Harness) => [...h.progress.values()].flat();
 
 async function rejection(p: Promise<unknown>): Promise<ResponseError<RuntimeErrorData>> {
   try {
@@ -73,42 +86,54 @@ async function rejection(p: Promise<unknown>): Promise<ResponseError<RuntimeErro
 }
 
 /** A job that runs until aborted (checking every few ms, like a batch loop). */
-const untilCancelled: JobDefinition = {
-  summary: 'waits',
-  async run(ctx) {
-    ctx.progress(0, 100, 'waiting');
-    while (!ctx.signal.aborted) await new Promise((r) => setTimeout(r, 5));
-    ctx.signal.throwIfAborted();
-  },
-};
+async function untilCancelled(_p: unknown, ctx: JobContext): Promise<never> {
+  ctx.progress(0, 100, 'waiting');
+  while (!ctx.signal.aborted) await new Promise((r) => setTimeout(r, 5));
+  ctx.signal.throwIfAborted();
+  throw new Error('unreachable');
+}
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+}
 
 describe('runtime server handlers', () => {
-  it('initialize answers the protocol, version, pid and the registered jobs only', async () => {
-    const h = harness({ demo: untilCancelled, sweep: untilCancelled });
+  it('initialize answers the protocol, version and pid', async () => {
+    const h = harness({});
     const r = await h.client.sendRequest(InitializeRequest, { protocolVersion: PROTOCOL_VERSION, client: 'test' });
     assert.equal(r.protocolVersion, PROTOCOL_VERSION);
     assert.equal(r.pid, process.pid);
     assert.equal(r.nodeVersion, process.version);
     assert.match(r.runtimeVersion, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(r.jobs, ['demo', 'sweep']);
   });
 
-  it('an unknown job is refused naming the jobs there are', async () => {
-    const h = harness({ demo: untilCancelled });
-    const e = await rejection(h.client.sendRequest(RunJobRequest, job('evaluate')));
-    assert.equal(e.data?.kind, 'unknown-job');
-    assert.equal(e.code, 6);
-    assert.match(e.message, /no 'evaluate' job/);
-    assert.equal(e.data?.hint, 'It has: demo.');
+  it('checks every request against its schema: wrong params are InvalidParams naming the field, before any work', async () => {
+    let ran = 0;
+    const h = harness({ evaluate: async () => void ran++ as never, 'compute-directions': async () => void ran++ as never });
+    const cases: [JobName, Record<string, unknown>, RegExp][] = [
+      ['evaluate', { model: 'm', sampleSize: 'many' }, /--sample_size must be an integer, got string/],
+      ['evaluate', { model: 'm', layerIndices: [1.5] }, /--layer_indices/],
+      ['evaluate', { modelsPath: '/m' }, /--model_name is required with --models_path/],
+      ['evaluate', { model: 'm', bogus: true }, /unknown parameter 'bogus' for evaluate/],
+      ['compute-directions', { holdout: 0.2 }, /--cache is required/],
+      ['compute-directions', { cache: 7 }, /--cache must be a string, got number/],
+    ];
+    for (const [name, params, re] of cases) {
+      const e = await rejection(send(h, name, params).reply);
+      assert.equal(e.code, -32602, 'JSON-RPC InvalidParams');
+      assert.equal(e.data?.kind, 'usage');
+      assert.match(e.message, re);
+    }
+    const short = await rejection(h.client.sendRequest(InspectDatasetRequest, { file: 3 } as never));
+    assert.equal(short.code, -32602);
+    assert.match(short.message, /invalid params: file: Expected string, received number/);
+    assert.equal(ran, 0);
   });
 
   it('classifies failures: usage, data, io, internal (with the stack in the log)', async () => {
-    const failing = (err: Error): JobDefinition => ({
-      summary: 'fails',
-      async run() {
-        throw err;
-      },
-    });
+    const failing = (err: Error) => async (): Promise<never> => {
+      throw err;
+    };
     const dataError = Object.assign(new Error('data.json: record 3 has no question'), { name: 'DatasetError' });
     const ioError = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), { code: 'ENOENT', syscall: 'open' });
     const h = harness({
@@ -119,7 +144,7 @@ describe('runtime server handlers', () => {
     });
     const kinds = [];
     for (const name of ['generate', 'evaluate', 'sweep', 'demo'] as const) {
-      const e = await rejection(h.client.sendRequest(RunJobRequest, job(name)));
+      const e = await rejection(send(h, name, name === 'demo' ? {} : { model: 'm' }).reply);
       kinds.push([e.data?.kind, e.message]);
     }
     assert.deepEqual(kinds, [
@@ -135,25 +160,26 @@ describe('runtime server handlers', () => {
   it('runs one long request at a time; short ones answer meanwhile; Cancel stops the job', async () => {
     const h = harness({ demo: untilCancelled, sweep: untilCancelled });
     const cts = new CancellationTokenSource();
-    const first = h.client.sendRequest(RunJobRequest, job('demo'), cts.token);
-    first.catch(() => {});
-    while (h.progress.length === 0) await new Promise((r) => setTimeout(r, 5));
-    const busy = await rejection(h.client.sendRequest(RunJobRequest, job('sweep')));
+    const first = send(h, 'demo', {}, cts);
+    await waitFor(() => allProgress(h).length > 0);
+    const busy = await rejection(send(h, 'sweep', { model: 'm' }).reply);
     assert.equal(busy.data?.kind, 'busy');
     assert.match(busy.message, /busy \(job demo\)/);
     assert.equal(await h.client.sendRequest(ModelInfoRequest, {}), null);
     assert.deepEqual(await h.client.sendRequest(ListCachesRequest, { folder: '/nowhere' }), []);
+    const status = await h.client.sendRequest(RuntimeStatusRequest, {});
+    assert.deepEqual([status.active, status.model], ['job demo', null]);
     const t0 = Date.now();
     cts.cancel();
-    const e = await rejection(first);
+    const e = await rejection(first.reply);
     assert.equal(e.data?.kind, 'cancelled');
     assert.equal(e.code, -32800);
     assert.ok(Date.now() - t0 < 1000, 'stopped at its next check');
     // Free again.
     const cts2 = new CancellationTokenSource();
-    const again = h.client.sendRequest(RunJobRequest, job('sweep'), cts2.token);
+    const again = send(h, 'sweep', { model: 'm' }, cts2);
     cts2.cancel();
-    assert.equal((await rejection(again)).data?.kind, 'cancelled');
+    assert.equal((await rejection(again.reply)).data?.kind, 'cancelled');
   });
 
   it('inspectDataset counts records and labels and previews the first records, even while a job runs', async () => {
@@ -165,9 +191,8 @@ describe('runtime server handlers', () => {
     });
     fs.writeFileSync(file, JSON.stringify([pro(1, 0.9, `Long ${'x'.repeat(400)}`), pro(2, 0.1), pro(3, 0.8), pro(4, 0.2), pro(5, 0.7)]));
     const cts = new CancellationTokenSource();
-    const running = h.client.sendRequest(RunJobRequest, job('demo'), cts.token);
-    running.catch(() => {});
-    while (h.progress.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const running = send(h, 'demo', {}, cts).reply;
+    await waitFor(() => allProgress(h).length > 0);
 
     const r = await h.client.sendRequest(InspectDatasetRequest, { file, limit: 2 });
     assert.equal(r.file, file);
@@ -201,75 +226,64 @@ describe('runtime server handlers', () => {
 
   it('a job that fails after Cancel still answers cancelled', async () => {
     const h = harness({
-      demo: {
-        summary: 'x',
-        async run(ctx) {
-          ctx.progress(0, 1);
-          while (!ctx.signal.aborted) await new Promise((r) => setTimeout(r, 5));
-          throw new Error('session closed mid-run');
-        },
+      async demo(_p, ctx) {
+        ctx.progress(0, 1);
+        while (!ctx.signal.aborted) await new Promise((r) => setTimeout(r, 5));
+        throw new Error('session closed mid-run');
       },
     });
     const cts = new CancellationTokenSource();
-    const p = h.client.sendRequest(RunJobRequest, job('demo'), cts.token);
-    while (h.progress.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const p = send(h, 'demo', {}, cts);
+    await waitFor(() => allProgress(h).length > 0);
     cts.cancel();
-    assert.equal((await rejection(p)).data?.kind, 'cancelled');
+    assert.equal((await rejection(p.reply)).data?.kind, 'cancelled');
   });
 
-  it('throttles progress, never goes backwards, always sends the last; output and files come back', async () => {
+  it('throttles progress on the work-done token, never backwards, always the last; the typed result comes back', async () => {
     const h = harness(
       {
-        demo: {
-          summary: 'x',
-          async run(ctx) {
-            for (let i = 0; i <= 1000; i++) ctx.progress(i, 1000, `item ${i}`);
-            ctx.progress(500, 1000);
-            ctx.log('warn', 'something to note');
-            ctx.io.out('line 1');
-            return { output: 'line 2', files: ['relative/run.json'] };
-          },
+        async 'compute-directions'(_p, ctx) {
+          for (let i = 0; i <= 1000; i++) ctx.progress(i, 1000, `hook ${i}`);
+          ctx.progress(500, 1000);
+          ctx.log('warn', 'something to note');
+          return { directionsFile: 'd', statsFile: 's', layers: [] };
         },
       },
       1000,
     );
-    const params = job('demo', ['--x', 'a b']);
-    const r = await h.client.sendRequest(RunJobRequest, params);
-    assert.equal(r.output, 'line 1\nline 2');
-    assert.deepEqual(r.files, [path.resolve('relative/run.json')]);
-    assert.equal(r.jobId, params.jobId);
+    const { reply, token } = send(h, 'compute-directions', { cache: 'relative/c.safetensors' });
+    assert.deepEqual(await reply, { directionsFile: 'd', statsFile: 's', layers: [] });
     await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(
-      h.progress.map((p) => [p.done, p.message]),
+      h.progress.get(token)!.map((p) => [p.done, p.message]),
       [
-        [0, 'item 0'],
-        [1000, 'item 1000'],
+        [0, 'hook 0'],
+        [1000, 'hook 1000'],
       ],
     );
-    assert.ok(h.logs.some((l) => l.level === 'warn' && l.message === 'something to note' && l.jobId === params.jobId));
-    assert.ok(h.logs.some((l) => l.message === "demo --x 'a b'"), 'the argv is logged as a shell line');
+    assert.ok(h.logs.some((l) => l.level === 'warn' && l.message === 'something to note' && l.job === token));
+    assert.ok(h.logs.some((l) => l.message === 'layerlab compute-directions relative/c.safetensors' && l.job === token), 'the CLI twin is logged');
   });
 
   it('a step held back by the throttle is sent when the interval is over, and none after the response', async () => {
     const h = harness(
       {
-        demo: {
-          summary: 'x',
-          async run(ctx) {
-            ctx.progress(0, 4, 'writing');
-            ctx.progress(1, 4, 'caching'); // within the interval: held back…
-            ctx.progress(2, 4, 'directions'); // …and replaced by the newer step
-            await new Promise((r) => setTimeout(r, 130)); // sent at 100 ms
-            ctx.progress(3, 4, 'sweeping'); // held back, and the job ends first: never sent
-          },
+        async demo(_p, ctx) {
+          ctx.progress(0, 4, 'writing');
+          ctx.progress(1, 4, 'caching'); // within the interval: held back…
+          ctx.progress(2, 4, 'directions'); // …and replaced by the newer step
+          await new Promise((r) => setTimeout(r, 130)); // sent at 100 ms
+          ctx.progress(3, 4, 'sweeping'); // held back, and the job ends first: never sent
+          return { modelDir: '', dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: '', lines: [] };
         },
       },
       100,
     );
-    await h.client.sendRequest(RunJobRequest, job('demo'));
+    const { reply, token } = send(h, 'demo', {});
+    await reply;
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(
-      h.progress.map((p) => [p.done, p.message]),
+      h.progress.get(token)!.map((p) => [p.done, p.message]),
       [
         [0, 'writing'],
         [2, 'directions'],
@@ -277,51 +291,42 @@ describe('runtime server handlers', () => {
     );
   });
 
-  it('generate needs a loaded model; loadModel names a bad path', async () => {
+  it('describeModel reads blocks without loading; info and jobs share one lease; another model replaces it, with a notification each time', async () => {
+    const root = tmpDir();
+    const a = writeDemoModel(path.join(root, 'a')).dir;
+    const b = writeDemoModel(path.join(root, 'b'), { nLayers: 3 }).dir;
     const h = harness({});
-    const e = await rejection(h.client.sendRequest(GenerateRequest, { prompt: 'x', maxNewTokens: 1 }));
-    assert.equal(e.data?.kind, 'no-model');
-    assert.match(e.data?.hint ?? '', /Select Model/);
-    const bad = await rejection(h.client.sendRequest(LoadModelRequest, { path: '/no/such/model', provider: 'cpu' }));
+    const facts = await h.client.sendRequest(DescribeModelRequest, { model: a });
+    assert.deepEqual([facts.architecture, facts.nBlocks, facts.dModel, facts.hookPoints], ['llama', 2, 64, 4]);
+    assert.equal((await h.client.sendRequest(RuntimeStatusRequest, {})).sessionsCreated, 0, 'describing loads nothing');
+    const bad = await rejection(h.client.sendRequest(DescribeModelRequest, { model: '/no/such/model' }));
     assert.equal(bad.data?.kind, 'model');
     assert.match(bad.message, /\/no\/such\/model: no such file or folder/);
-    const provider = await rejection(h.client.sendRequest(LoadModelRequest, { path: '/x', provider: 'gpu' as never }));
-    assert.equal(provider.data?.kind, 'usage');
-  });
 
-  it('jobs share the loaded model when they name the same one', async () => {
-    const dir = writeDemoModel(path.join(tmpDir(), 'demo')).dir;
-    const shared: boolean[] = [];
-    const h = harness({
-      demo: {
-        summary: 'x',
-        async run(ctx) {
-          for (const provider of ['cpu', 'auto']) {
-            const lease = await ctx.openModel({ model: dir, provider });
-            shared.push(lease.shared);
-            await lease.release();
-          }
-        },
-      },
-    });
-    const info = await h.client.sendRequest(LoadModelRequest, { path: dir, provider: 'cpu' });
+    const info = (await send(h, 'info', { model: a, provider: 'cpu' }).reply) as ModelInfo;
     assert.deepEqual([info.architecture, info.nBlocks, info.dModel, info.hookPoints, info.provider], ['llama', 2, 64, 4, 'cpu']);
-    await h.client.sendRequest(RunJobRequest, job('demo'));
-    assert.deepEqual(shared, [true, false], 'same model and provider → shared; other provider → its own');
-    // The shared lease's release left the model loaded.
-    const g = await h.client.sendRequest(GenerateRequest, { prompt: 'hi', maxNewTokens: 3 });
+    const g = (await send(h, 'generate', { model: a, provider: 'cpu', prompt: 'hi', maxNewTokens: 3 }).reply) as { newTokens: number };
     assert.equal(g.newTokens, 3);
-    assert.equal((await h.client.sendRequest(ModelInfoRequest, {}))?.path, dir);
+    assert.equal((await h.client.sendRequest(RuntimeStatusRequest, {})).sessionsCreated, 1, 'generate reused the model info opened');
+    assert.equal((await h.client.sendRequest(ModelInfoRequest, {}))?.path, a);
+
+    // Another provider is another lease; another model replaces the held one.
+    await send(h, 'generate', { model: a, provider: 'auto', prompt: 'hi', maxNewTokens: 1 }).reply;
+    await send(h, 'info', { model: b, provider: 'cpu' }).reply;
+    assert.equal((await h.client.sendRequest(RuntimeStatusRequest, {})).sessionsCreated, 3);
+    assert.equal((await h.client.sendRequest(ModelInfoRequest, {}))?.nBlocks, 3);
+    assert.ok(h.logs.some((l) => l.message === `releasing ${a} to open ${b} (one model at a time)`));
+    await waitFor(() => h.models.length >= 5);
+    assert.deepEqual(h.models.map((m) => m?.path ?? null), [a, null, a, null, b], 'opened, released, opened, released, opened');
   });
 
   it('shutdown cancels the running job and releases; exit then uses code 0 (1 without shutdown)', async () => {
     const h = harness({ demo: untilCancelled });
-    const running = h.client.sendRequest(RunJobRequest, job('demo'));
-    running.catch(() => {});
-    while (h.progress.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const running = send(h, 'demo', {}).reply;
+    await waitFor(() => allProgress(h).length > 0);
     assert.equal(await h.client.sendRequest(ShutdownRequest), null);
     assert.equal((await rejection(running)).data?.kind, 'cancelled');
-    const after = await rejection(h.client.sendRequest(RunJobRequest, job('demo')));
+    const after = await rejection(send(h, 'demo', {}).reply);
     assert.match(after.message, /shutting down/);
     await h.client.sendNotification(ExitNotification);
     await new Promise((r) => setTimeout(r, 20));

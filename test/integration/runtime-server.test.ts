@@ -1,8 +1,9 @@
 // The extension's runtime client against the real runtime process (spawned through tsx, and
-// once as the esbuild bundle that ships): lifecycle, model, generation, the demo pipeline as a
-// job with progress (cache → directions → sweep), cancellation mid-cache and mid-sweep with
-// resumption, the CLI twins as jobs, output discipline, crash → restart → budget exhausted,
-// graceful and forced shutdown, and the runtime's exit when its parent dies.
+// once as the esbuild bundle that ships): lifecycle, the model lease, generation, the demo
+// pipeline as a typed job with work-done progress (cache → directions → sweep), cancellation
+// mid-cache and mid-sweep with resumption, every job with typed params and results, output
+// discipline, crash → restart → budget exhausted, graceful and forced shutdown, and the
+// runtime's exit when its parent dies.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,7 +13,8 @@ import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import * as esbuild from 'esbuild';
 import { RuntimeClient, RuntimeRequestError, type RuntimeClientOptions } from '../../extension/runtimeClient';
 import { RestartBudget } from '../../extension/runtimeState';
-import type { LogLevel, ProgressParams } from '../../runtime/protocol/requests';
+import type { JobProgress } from '../../runtime/protocol/jobs';
+import type { LogLevel } from '../../runtime/protocol/requests';
 import type { RunFile } from '../../runtime/protocol/results';
 import { tmpDir } from '../helpers/tmp';
 
@@ -87,7 +89,7 @@ async function rejection(p: Promise<unknown>): Promise<RuntimeRequestError> {
 const work = tmpDir('layerlab-rt-');
 const modelsPath = path.join(work, 'models');
 const datasetsPath = path.join(work, 'datasets');
-const demoArgs = (out: string, ...more: string[]) => ['--models_path', modelsPath, '--datasets_path', datasetsPath, '--output_path', out, '--provider', 'cpu', ...more];
+const demoParams = (out: string) => ({ modelsPath, datasetsPath, outputPath: out, provider: 'cpu' as const });
 /** Where the demo writes under an output folder. */
 const demoOut = (out: string) => ({
   cache: path.join(out, 'hidden_states', 'demo', 'demo-reason-mem.safetensors'),
@@ -101,22 +103,25 @@ describe('runtime process through the client', () => {
   it('starts, runs the demo pipeline with progress, loads its model, generates, and stops gracefully', async () => {
     const { client, spawned, logs } = makeClient();
     const states: string[] = [];
-    client.onDidChangeState(() => states.push(client.state));
+    // The listeners also hear that the held model changed: only state transitions are kept.
+    client.onDidChangeState(() => states.at(-1) !== client.state && states.push(client.state));
     await client.start();
     assert.equal(client.state, 'ready');
     assert.equal(client.info?.pid, spawned[0].pid);
     assert.equal(client.info?.nodeVersion, process.version);
-    for (const job of ['demo', 'generate', 'save-hidden-states', 'compute-directions', 'evaluate', 'sweep'] as const) assert.ok(client.hasJob(job), job);
 
-    const progress: ProgressParams[] = [];
+    const progress: JobProgress[] = [];
     const out = path.join(work, 'out1');
-    const r = await client.runJob('demo', demoArgs(out), { onProgress: (p) => progress.push(p) });
-    assert.equal(r.job, 'demo');
+    const r = await client.runJob('demo', demoParams(out), { onProgress: (p) => progress.push(p) });
     const o = demoOut(out);
     const [run] = runFilesIn(o.runsDir);
     assert.ok(run, `a run file in ${o.runsDir}`);
     assert.match(path.basename(run), /^demo-reason-mem\.sweep\.[0-9a-f]+\.json$/);
-    assert.deepEqual(r.files, [run, o.stats, o.cache, path.join(modelsPath, 'demo'), path.join(datasetsPath, 'demo-reason-mem.json')], 'the run file first');
+    assert.deepEqual(
+      [r.runFile, r.statsFile, r.cacheFile, r.modelDir, r.dataFile],
+      [run, o.stats, o.cache, path.join(modelsPath, 'demo'), path.join(datasetsPath, 'demo-reason-mem.json')],
+      'the typed result names every file',
+    );
     const file = readRun(run);
     assert.equal(file.format, 'layerlab-run');
     assert.equal(file.complete, true);
@@ -127,21 +132,24 @@ describe('runtime process through the client', () => {
     assert.equal(JSON.parse(fs.readFileSync(o.stats, 'utf8')).format, 'layerlab-directions');
 
     assert.ok(progress.every((p, i) => i === 0 || p.done >= progress[i - 1].done), 'never backwards');
-    assert.ok(progress.every((p) => p.jobId === r.jobId));
     assert.deepEqual([progress.at(-1)!.done, progress.at(-1)!.total], [4, 4]);
     // Each step reaches the client, however quickly the next follows (the throttle sends the
     // report it held back).
     const steps = progress.map((p) => p.message);
     for (const m of ['caching hidden states', 'computing directions', 'sweeping interventions']) assert.ok(steps.includes(m), `progress '${m}' in ${JSON.stringify(steps)}`);
 
-    const info = await client.loadModel({ path: path.join(modelsPath, 'demo'), provider: 'cpu' });
+    // The demo's model is still leased: "Select Model" on it (the info job) reuses it.
+    const demoModel = { model: path.join(modelsPath, 'demo'), provider: 'cpu' as const };
+    assert.equal(client.model?.path, demoModel.model, 'the runtime said which model it holds');
+    const before = (await client.runtimeStatus()).sessionsCreated;
+    const info = await client.runJob('info', demoModel);
     assert.deepEqual([info.architecture, info.nBlocks, info.dModel, info.vocabSize, info.hookPoints, info.provider], ['llama', 2, 64, 259, 4, 'cpu']);
     assert.deepEqual(info.blocks.map((b) => b.label), ['layer 0', 'layer 1']);
-    assert.equal(client.model?.path, info.path);
     assert.deepEqual(await client.modelInfo(), info);
-    const g = await client.generate({ prompt: 'Q: 2+2?\nA:', maxNewTokens: 5, stop: [] });
+    const g = await client.runJob('generate', { ...demoModel, prompt: 'Q: 2+2?\nA:', maxNewTokens: 5 });
     assert.equal(g.newTokens, 5);
     assert.equal(g.stopReason, 'max-new-tokens');
+    assert.equal((await client.runtimeStatus()).sessionsCreated, before, 'info and generate reused the leased model');
 
     const exited = exitOf(spawned[0]);
     await client.stop();
@@ -151,6 +159,7 @@ describe('runtime process through the client', () => {
     assert.deepEqual(states.slice(0, 4), ['starting', 'ready', 'busy', 'ready']);
     assert.equal(states.at(-1), 'stopped');
     assert.ok(logs.some((l) => l.message.includes('caching 4 hook points × 200 records')), 'runtime logs reach the client');
+    assert.ok(logs.some((l) => l.message.includes('layerlab demo --models_path')), 'the runtime logs the CLI twin of each job');
     assert.ok(!logs.some((l) => l.level === 'error'), `no errors: ${JSON.stringify(logs.filter((l) => l.level === 'error'))}`);
   });
 
@@ -163,7 +172,7 @@ describe('runtime process through the client', () => {
     const cancelAt = async (step: string): Promise<number> => {
       const cts = new CancellationTokenSource();
       let cancelledAt = 0;
-      const job = client.runJob('demo', demoArgs(out), {
+      const job = client.runJob('demo', demoParams(out), {
         token: cts.token,
         onProgress: (p) => {
           if (p.message === step && !cancelledAt) {
@@ -203,9 +212,9 @@ describe('runtime process through the client', () => {
     }
 
     // 3. Again, uncancelled: complete, in the same run file (its name hashes the experiment).
-    const r = await client.runJob('demo', demoArgs(out));
+    const r = await client.runJob('demo', demoParams(out));
     assert.ok(logs.some((l) => l.message.endsWith(`hidden states already cached: ${o.cache}`)));
-    const run = r.files[0];
+    const run = r.runFile;
     assert.equal(path.dirname(run), o.runsDir);
     if (partialRuns.length) assert.equal(run, partialRuns[0]);
     assert.equal(readRun(run).complete, true);
@@ -213,32 +222,50 @@ describe('runtime process through the client', () => {
     await client.stop();
   });
 
-  it('runs the CLI twins as jobs, each naming the files it wrote', async () => {
+  it('runs every job with typed params, each naming the files it wrote', async () => {
     const { client } = makeClient();
     const out = path.join(work, 'out-twins');
     const data = path.join(datasetsPath, 'demo-reason-mem.json');
     const model = path.join(modelsPath, 'demo');
     assert.ok(fs.existsSync(data) && fs.existsSync(model), 'the demo wrote its model and dataset (earlier test)');
     const cacheDir = path.join(out, 'hidden_states');
-    const saved = await client.runJob('save-hidden-states', ['--model', model, '--provider', 'cpu', '--data_file_path', data, '--data_sample_size', '40', '--output_path', cacheDir]);
+    const saved = await client.runJob('save-hidden-states', { model, provider: 'cpu', dataFilePath: data, dataSampleSize: 40, outputPath: cacheDir });
     const cache = path.join(cacheDir, 'demo', 'demo-reason-mem.safetensors');
-    assert.deepEqual(saved.files, [cache]);
-    const dirs = await client.runJob('compute-directions', [cache, '--holdout', '0.25']);
-    assert.deepEqual(dirs.files, [path.join(cacheDir, 'demo', 'demo-reason-mem.directions.safetensors'), path.join(cacheDir, 'demo', 'demo-reason-mem.directions.json')]);
-    assert.ok(dirs.files.every((f) => fs.existsSync(f)));
+    assert.deepEqual([saved.cacheFile, saved.records, saved.hooks.length, saved.resumedFrom, saved.alreadyComplete], [cache, 40, 2, 0, false]);
+    const dirs = await client.runJob('compute-directions', { cache, holdout: 0.25 });
+    assert.deepEqual([dirs.directionsFile, dirs.statsFile], [path.join(cacheDir, 'demo', 'demo-reason-mem.directions.safetensors'), path.join(cacheDir, 'demo', 'demo-reason-mem.directions.json')]);
+    assert.deepEqual(dirs.layers.map((l) => l.hook), ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']);
     const runs = path.join(out, 'runs');
-    const ev = await client.runJob('evaluate', ['--model', model, '--provider', 'cpu', '--hidden_states_cache_path', cache, '--data_file', data, '--scoring', 'loglik', '--sample_size', '40', '--with_intervention', '--layer_indices', '1', '--scale', '2', '--output_path', runs]);
-    assert.match(ev.output, /Reasoning Subset Accuracy/);
+    const ev = await client.runJob('evaluate', {
+      model, provider: 'cpu', hiddenStatesCachePath: cache, dataFile: data, scoring: 'loglik', sampleSize: 40, withIntervention: true, layerIndices: [1], scale: 2, outputPath: runs,
+    });
+    assert.match(ev.lines.join('\n'), /Reasoning Subset Accuracy/);
     const [run] = runFilesIn(path.join(runs, 'demo'));
-    assert.ok(run, 'evaluate wrote a run file');
-    assert.equal(readRun(run).spec.command, 'evaluate');
+    assert.equal(ev.runFile, run, 'the typed result names the run file');
+    const spec = readRun(run).spec;
+    assert.equal(spec.command, 'evaluate');
+    assert.deepEqual(spec.argv, ['--model', model, '--provider', 'cpu', '--hidden_states_cache_path', cache, '--data_file', data, '--sample_size', '40', '--scoring', 'loglik', '--output_path', runs, '--with_intervention', '--layer_indices', '1', '--scale', '2'], 'the run file records the CLI twin');
+    assert.deepEqual((await client.runJob('inspect-cache', { target: cacheDir })).caches.map((c) => c.file), [cache]);
+    await client.stop();
+  });
+
+  it('refuses params that do not fit the job: invalid params naming the flag, and nothing runs', async () => {
+    const { client } = makeClient();
+    const bad = await rejection(client.runJob('evaluate', { model: 'm', scoring: 'vibes' as never }));
+    assert.equal(bad.kind, 'usage');
+    assert.match(bad.message, /--scoring must be generate or loglik, got 'vibes'/);
+    const conflict = await rejection(client.runJob('sweep', { model: 'm', modelName: 'n' }));
+    assert.match(conflict.message, /--model conflicts with --model_name/);
+    const unknown = await rejection(client.runJob('generate', { model: 'm', temperature: 2 } as never));
+    assert.match(unknown.message, /unknown parameter 'temperature' for generate/);
+    assert.equal((await client.runtimeStatus()).sessionsCreated, 0);
     await client.stop();
   });
 
   it('stdout carries protocol only: console output and stray writes arrive as logs, stderr as errors', async () => {
     const { client, logs } = makeClient({ entry: NOISY });
-    const r = await client.runJob('sweep', []);
-    assert.equal(r.output, 'result survives');
+    const r = await client.runJob('sweep', { model: 'x' });
+    assert.equal(r.runFile, 'result survives');
     await waitFor('stderr line', () => logs.some((l) => l.message === '[runtime stderr] raw stderr write'));
     const find = (level: LogLevel, text: string) => logs.some((l) => l.level === level && l.message.includes(text));
     assert.ok(find('info', 'console.log text 42'));
@@ -248,7 +275,7 @@ describe('runtime process through the client', () => {
     assert.ok(find('info', '(stdout) raw stdout write'));
     assert.ok(find('error', '[runtime stderr] raw stderr write'));
     // The connection is intact after all that.
-    assert.equal((await client.runJob('sweep', [])).output, 'result survives');
+    assert.equal((await client.runJob('sweep', { model: 'x' })).runFile, 'result survives');
     await client.stop();
   });
 
@@ -257,7 +284,7 @@ describe('runtime process through the client', () => {
     await client.start();
 
     // A crash under a running job fails that job with an explanation.
-    const job = client.runJob('evaluate', []);
+    const job = client.runJob('evaluate', { model: 'x' });
     await waitFor('job progress', () => client.progress !== undefined);
     const pid0 = client.info!.pid;
     process.kill(pid0, 'SIGKILL');
@@ -281,7 +308,7 @@ describe('runtime process through the client', () => {
     assert.match(gaveUp[0], /"Restart Runtime"/);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(spawned.length, 4, 'no fifth process');
-    const refused = await rejection(client.runJob('demo', []));
+    const refused = await rejection(client.runJob('demo', {}));
     assert.equal(refused.kind, 'crashed');
     assert.equal(refused.message, gaveUp[0]);
 
@@ -338,7 +365,7 @@ describe('runtime process through the client', () => {
     const script = `
       const rpc = require(${JSON.stringify(require.resolve('vscode-jsonrpc/node'))});
       const c = rpc.createMessageConnection(new rpc.StreamMessageReader(process.stdin), new rpc.StreamMessageWriter(process.stdout));
-      c.onRequest('layerlab/initialize', () => ({ protocolVersion: 999, runtimeVersion: '9.9.9', pid: process.pid, nodeVersion: process.version, platform: process.platform, arch: process.arch, jobs: [] }));
+      c.onRequest('layerlab/initialize', () => ({ protocolVersion: 999, runtimeVersion: '9.9.9', pid: process.pid, nodeVersion: process.version, platform: process.platform, arch: process.arch }));
       c.listen();`;
     let spawns = 0;
     const { client, gaveUp } = makeClient({
@@ -350,7 +377,7 @@ describe('runtime process through the client', () => {
       },
     });
     const e = await rejection(client.start());
-    assert.match(e.message, /speaks protocol 999 but the extension speaks 1: dist\/runtime\.js is from another build\. Rebuild \(npm run build\) or reinstall the extension\./);
+    assert.match(e.message, /speaks protocol 999 but the extension speaks 2: dist\/runtime\.js is from another build\. Rebuild \(npm run build\) or reinstall the extension\./);
     await waitFor('the stale runtime to be gone', () => client.state === 'crashed');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(spawns, 1, 'no restart');
@@ -435,9 +462,8 @@ describe('the shipped bundle', () => {
     });
     clients.push(client);
     await client.start();
-    assert.deepEqual(client.info?.jobs, ['save-hidden-states', 'compute-directions', 'evaluate', 'sweep', 'generate', 'demo']);
-    const r = await client.runJob('demo', demoArgs(path.join(work, 'out-bundle')));
-    assert.equal(readRun(r.files[0]).complete, true);
+    const r = await client.runJob('demo', demoParams(path.join(work, 'out-bundle')));
+    assert.equal(readRun(r.runFile).complete, true);
     await client.stop();
     assert.equal(client.state, 'stopped');
   });

@@ -8,9 +8,6 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evaluateOptionsFrom, attachNegativeValues } from '../../runtime/cli/evaluate';
-import { sweepOptionsFrom } from '../../runtime/cli/sweep';
-import { UsageError } from '../../runtime/cli/args';
 import { resolveTestDataFile, selectRecords, type TestData } from '../../runtime/evaluate/data';
 import { cacheFileFor, directionFor, randomUnitVectors, type DirectionSource } from '../../runtime/evaluate/directions';
 import { baselineIntervention, directionIntervention, interventionId, randomIntervention } from '../../runtime/evaluate/interventions';
@@ -24,50 +21,6 @@ import type { RunItem } from '../../runtime/protocol/results';
 import { tmpDir } from '../helpers/tmp';
 
 const tmp = tmpDir('layerlab-eval-unit-');
-
-describe('evaluate flags', () => {
-  test("the seed's command line parses, with kebab aliases and several layers", () => {
-    const { options } = evaluateOptionsFrom([
-      '--models_path', '/m', '--model-name', 'huginn-0125', '--hidden_states_cache_path', '/c',
-      '--mmlu_pro_3000samples_data_file_path', '/d/mmlu-pro-3000samples.json', '--test_data_path', '/d', '--test-data-name', 'mmlu-pro-3000samples',
-      '--with_fewshot_prompts', '--batch_size', '1', '--max_new_tokens', '200', '--with_intervention', '--layer_indices', '66', '67',
-      '--with_post_hook', '--scale', '0.1',
-    ]);
-    assert.equal(options.modelsPath, '/m');
-    assert.equal(options.modelName, 'huginn-0125');
-    assert.equal(options.testDataName, 'mmlu-pro-3000samples');
-    assert.deepEqual(options.layerIndices, [66, 67]);
-    assert.equal(options.withIntervention, true);
-    assert.equal(options.withPostHook, true);
-    assert.equal(options.withPreHook, false);
-    assert.equal(options.scale, 0.1);
-    assert.equal(options.batchSize, 1);
-    assert.equal(options.maxNewTokens, 200);
-    assert.equal(options.withFewshotPrompts, true);
-    // Flags not given stay absent so the engine's defaults (and the spec) show what was asked.
-    assert.equal(options.split, undefined);
-    assert.equal(options.sampleSize, undefined);
-  });
-
-  test('negative values are values, as argparse reads them', () => {
-    const { options } = evaluateOptionsFrom(['--with_intervention', '--layer_indices', '3', '--scale', '-0.5', '--alpha', '-2']);
-    assert.equal(options.scale, -0.5);
-    assert.equal(options.alpha, -2);
-    const sweep = sweepOptionsFrom(['--scales', '-8', '8', '--scale', '-1', '--alphas', '0,-3', '--layer-indices', '1,2', '4']).options;
-    assert.deepEqual(sweep.scales, [-8, 8, -1]);
-    assert.deepEqual(sweep.alphas, [0, -3]);
-    assert.deepEqual(sweep.layerIndices, [1, 2, 4]);
-    assert.deepEqual(attachNegativeValues(['--x', '-1', '--flag'], { x: { type: 'string', help: '' } }), ['--x=-1', '--flag']);
-  });
-
-  test('bad values are usage errors that name the flag', () => {
-    assert.throws(() => evaluateOptionsFrom(['--scoring', 'vibes']), (e: Error) => e instanceof UsageError && /--scoring must be generate or loglik/.test(e.message));
-    assert.throws(() => evaluateOptionsFrom(['--split', 'train']), /--split must be overlap or holdout/);
-    assert.throws(() => evaluateOptionsFrom(['--layer_indices', '1.5']), /--layer_indices takes integers/);
-    assert.throws(() => evaluateOptionsFrom(['--batch_size', '0']), /--batch_size must be an integer >= 1/);
-    assert.throws(() => evaluateOptionsFrom(['--no_such_flag']), UsageError);
-  });
-});
 
 describe('test data and cache locations', () => {
   const dir = path.join(tmp, 'datasets');

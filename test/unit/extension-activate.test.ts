@@ -1,6 +1,7 @@
 // The extension inside a mocked `vscode`: the manifest and the code agree, untrusted
-// workspaces are refused, and commands ask only for what is missing, build the CLI twin's argv,
-// show progress, map Cancel to cancellation and word failures.
+// workspaces are refused, and commands ask only for what is missing, send typed params (logged
+// as the CLI twin), read typed results, show progress, map Cancel to cancellation and word
+// failures.
 import { mock, fakeContext } from '../extension/vscodeMock';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -9,13 +10,14 @@ import { beforeEach, describe, it } from 'node:test';
 import * as vscode from 'vscode';
 import { INTERNAL_COMMANDS, LayerLabCommands, PALETTE_COMMANDS, type ChartOpener, type CommandDeps, type ViewName } from '../../extension/commands';
 import { activateWith } from '../../extension/extension';
-import { demoArgs, evaluateArgs } from '../../extension/jobArgs';
 import { RuntimeRequestError, type RunJobOptions } from '../../extension/runtimeClient';
 import { resolveSettings, SETTING_DEFAULTS } from '../../extension/settings';
 import type { TreeNodeData } from '../../extension/treeData';
 import { NodeTreeProvider } from '../../extension/views';
-import type { JobName, LoadModelParams, ModelInfo, RunJobResult } from '../../runtime/protocol/requests';
+import { JOBS, type JobName, type JobParamsIn, type JobResult, type ModelRef } from '../../runtime/protocol/jobs';
+import type { ModelFacts, ModelInfo } from '../../runtime/protocol/requests';
 import { CHART_VIEW_TYPES } from '../../runtime/protocol/webview';
+import { fixtureRun } from '../helpers/runFixtures';
 import { tmpDir } from '../helpers/tmp';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
@@ -71,6 +73,7 @@ describe('manifest and code agree', () => {
     assert.deepEqual(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations, ['layerlab.nodePath']);
     const props = pkg.contributes.configuration.properties;
     for (const [k, v] of Object.entries(SETTING_DEFAULTS)) assert.equal(props[`layerlab.${k}`].default, v, k);
+    assert.equal(props['layerlab.batchSize'].default, null, "no batch size setting: each job's own default");
     assert.deepEqual(props['layerlab.provider'].enum, ['auto', 'cuda', 'cpu']);
     assert.equal(props['layerlab.nodePath'].default, '');
     assert.equal(pkg.contributes.viewsContainers.activitybar[0].title, 'LayerLab');
@@ -106,20 +109,45 @@ describe('untrusted workspace', () => {
   });
 });
 
+const facts = (model: string, nBlocks: number): ModelFacts => ({
+  path: model, format: 'huggingface', architecture: 'llama', modelType: 'llama', contentHash: 'h', dModel: 64, vocabSize: 259, maxSeqLen: 512, nBlocks,
+  blocks: Array.from({ length: nBlocks }, (_, index) => ({ index, part: 'layer', label: `layer ${index}` })), hookPoints: 2 * nBlocks, options: {}, tokenizer: model,
+});
+
+/** Typed results a job might return, for the fake runtime. */
+function resultOf(job: JobName, params: Record<string, unknown>): unknown {
+  const accuracy = { correct: 1, total: 2, unparsed: 0, accuracy: 0.5, ci95: [0.1, 0.9] };
+  switch (job) {
+    case 'save-hidden-states':
+      return { cacheFile: '/o/c.safetensors', records: 2, hooks: ['blocks.0.hook_resid_post'], resumedFrom: 0, alreadyComplete: false };
+    case 'compute-directions':
+      return { directionsFile: String(params.cache).replace(/\.safetensors$/, '.directions.safetensors'), statsFile: String(params.cache).replace(/\.safetensors$/, '.directions.json'), layers: [] };
+    case 'evaluate':
+    case 'sweep':
+      return { runFile: '/o/runs/r.json', lines: [], summaries: [{ id: 'baseline', reasoning: accuracy, memorization: accuracy }], itemsPerSecond: 1, warnings: [] };
+    case 'info':
+      return { ...facts(String(params.model), 2), weightsBytes: 1, provider: 'cpu', graphDir: '/g' } satisfies ModelInfo;
+    default:
+      throw new Error(`no fake result for ${job}`);
+  }
+}
+
 /** A runtime client that records what commands ask of it. */
 class FakeClient {
-  jobs: { job: JobName; args: string[]; opts: RunJobOptions }[] = [];
-  loads: LoadModelParams[] = [];
+  jobs: { job: JobName; params: Record<string, unknown>; opts: RunJobOptions }[] = [];
+  described: ModelRef[] = [];
   model?: ModelInfo;
   info = undefined;
-  behaviour: (job: JobName, opts: RunJobOptions, args: string[]) => Promise<RunJobResult> = async (job) => ({ jobId: '1', job, output: 'ok', files: [], seconds: 0.1 });
-  async runJob(job: JobName, args: string[], opts: RunJobOptions = {}): Promise<RunJobResult> {
-    this.jobs.push({ job, args, opts });
-    return this.behaviour(job, opts, args);
+  behaviour: (job: JobName, opts: RunJobOptions, params: Record<string, unknown>) => Promise<unknown> = async (job, _opts, params) => resultOf(job, params);
+  async runJob<N extends JobName>(job: N, params: JobParamsIn<N>, opts: RunJobOptions = {}): Promise<JobResult<N>> {
+    // What the runtime would refuse, the fake refuses too: the params must fit the job's schema.
+    JOBS[job].params.parse(params);
+    this.jobs.push({ job, params: params as Record<string, unknown>, opts });
+    return (await this.behaviour(job, opts, params as Record<string, unknown>)) as JobResult<N>;
   }
-  async loadModel(p: LoadModelParams): Promise<ModelInfo> {
-    this.loads.push(p);
-    return { path: p.path, architecture: 'llama', nBlocks: 2, dModel: 64, provider: 'cpu' } as ModelInfo;
+  async describeModel(ref: ModelRef): Promise<ModelFacts> {
+    this.described.push(ref);
+    return facts(ref.model!, 8);
   }
   async restart(): Promise<void> {}
 }
@@ -128,7 +156,7 @@ function setup(opts: { models?: string[]; datasets?: string[]; caches?: string[]
   const ws = tmpDir();
   mock.workspaceFolder = ws;
   const s = resolveSettings({ provider: 'cpu', threads: 2, batchSize: 3 }, ws);
-  for (const m of opts.models ?? []) write(path.join(s.modelsPath, m, 'config.json'), { model_type: 'llama', num_hidden_layers: 8, hidden_size: 64 });
+  for (const m of opts.models ?? []) write(path.join(s.modelsPath, m, 'config.json'), { model_type: 'llama' });
   for (const d of opts.datasets ?? []) write(path.join(s.datasetsPath, d), [{ question: 'q' }]);
   for (const c of opts.caches ?? []) write(path.join(s.outputPath, 'hidden_states', c), 'x');
   const client = new FakeClient();
@@ -157,7 +185,7 @@ function setup(opts: { models?: string[]; datasets?: string[]; caches?: string[]
 const settle = () => new Promise((r) => setTimeout(r, 10));
 
 describe('commands', () => {
-  it('Evaluate asks only for what is missing and sends the CLI twin argv under a cancellable progress', async () => {
+  it('Evaluate asks only for what is missing, offers the runtime\'s block count, and sends typed params under a cancellable progress', async () => {
     const { s, client } = setup({ models: ['demo'], datasets: ['a.json', 'b.json'], caches: ['mmlu.safetensors'] });
     mock.quickPicks = ['b.json', 'pre'];
     mock.inputs = [null, '0.5']; // layers: accept the proposed middle layer; scale 0.5
@@ -166,27 +194,26 @@ describe('commands', () => {
     // One model and one cache: not asked. Two datasets and the hook: asked.
     assert.equal(mock.quickPickCalls.length, 2);
     assert.match(mock.quickPickCalls[0].placeHolder!, /^Dataset/);
-    assert.equal(mock.inputCalls[0].value, '4', 'default layer is the middle of 8 layers');
+    const model = path.join(s.modelsPath, 'demo');
+    assert.deepEqual(client.described, [{ model, provider: 'cpu', threads: 2 }], 'the block count comes from the runtime, without loading');
+    assert.equal(mock.inputCalls[0].value, '4', 'default layer is the middle of 8 blocks');
     assert.match(mock.inputCalls[0].prompt!, /0\.\.7/);
+    assert.equal(mock.inputCalls[1].value, '0.1', "the scale's default is the job's");
     assert.equal(client.jobs.length, 1);
     assert.equal(client.jobs[0].job, 'evaluate');
-    assert.deepEqual(
-      client.jobs[0].args,
-      evaluateArgs(
-        {
-          model: path.join(s.modelsPath, 'demo'),
-          dataFile: path.join(s.datasetsPath, 'b.json'),
-          cacheFile: path.join(s.outputPath, 'hidden_states', 'mmlu.safetensors'),
-          layers: [4],
-          hook: 'pre',
-          scale: 0.5,
-          batchSize: 3,
-          maxNewTokens: 200,
-          outputPath: s.outputPath,
-        },
-        { provider: 'cpu', threads: 2 },
-      ),
-    );
+    assert.deepEqual(client.jobs[0].params, {
+      model,
+      provider: 'cpu',
+      threads: 2,
+      hiddenStatesCachePath: path.join(s.outputPath, 'hidden_states', 'mmlu.safetensors'),
+      dataFile: path.join(s.datasetsPath, 'b.json'),
+      withIntervention: true,
+      layerIndices: [4],
+      withPreHook: true,
+      scale: 0.5,
+      outputPath: path.join(s.outputPath, 'runs'),
+      batchSize: 3,
+    });
     assert.deepEqual(mock.progress.map((p) => [p.title, p.cancellable]), [['LayerLab: Evaluate Accuracy with Intervention', true]]);
   });
 
@@ -201,29 +228,32 @@ describe('commands', () => {
     });
     await vscode.commands.executeCommand('layerlab.saveHiddenStates');
     assert.equal(mock.quickPickCalls.length, 0);
-    const args = client.jobs[0].args;
-    assert.equal(args[args.indexOf('--model') + 1], '/elsewhere/b');
-    assert.equal(args[args.indexOf('--data_file_path') + 1], '/elsewhere/y.json');
-    assert.equal(args[args.indexOf('--data_name') + 1], 'y');
-    assert.equal(args[args.indexOf('--output_path') + 1], path.join(s.outputPath, 'hidden_states'));
+    assert.deepEqual(client.jobs[0].params, {
+      model: '/elsewhere/b',
+      provider: 'cpu',
+      threads: 2,
+      dataFilePath: '/elsewhere/y.json',
+      outputPath: path.join(s.outputPath, 'hidden_states'),
+      dataBatchSize: 3,
+    });
   });
 
   it('a context-menu node wins over the selection', async () => {
     const { client } = setup({ models: ['a'], datasets: ['x.json'], selection: { datasets: { id: 'd', kind: 'dataset', label: 'x', resourcePath: '/sel.json' } } });
     await vscode.commands.executeCommand('layerlab.saveHiddenStates', { id: 'n', kind: 'dataset', label: 'n', resourcePath: '/node.json' });
-    assert.equal(client.jobs[0].args[client.jobs[0].args.indexOf('--data_file_path') + 1], '/node.json');
+    assert.equal(client.jobs[0].params.dataFilePath, '/node.json');
   });
 
   it('reports progress as increments and turns Cancel into a cancelled job', async () => {
     const { client } = setup();
     mock.cancelOnFirstReport = true;
     client.behaviour = async (_job, opts) => {
-      opts.onProgress?.({ jobId: '1', done: 1, total: 4, message: 'writing' });
+      opts.onProgress?.({ done: 1, total: 4, message: 'writing', rate: 0.5, etaSeconds: 6 });
       assert.equal(opts.token?.isCancellationRequested, true, 'Cancel reached the token given to the client');
       throw new RuntimeRequestError('cancelled', 'cancelled');
     };
     assert.equal(await vscode.commands.executeCommand('layerlab.runDemo'), undefined);
-    assert.deepEqual(mock.progress[0].reports, [{ increment: 25, message: '1/4 · writing' }]);
+    assert.deepEqual(mock.progress[0].reports, [{ increment: 25, message: '1/4 (25%), 0.5/s, ETA 6 s, writing' }]);
     assert.equal(mock.shown.length, 1);
     assert.equal(mock.shown[0].severity, 'info');
     assert.match(mock.shown[0].message, /Run Demo was cancelled/);
@@ -249,14 +279,15 @@ describe('commands', () => {
     assert.ok(mock.executed.some((e) => e.command === 'layerlab.addDataset'), 'the action ran Add Dataset');
   });
 
-  it('a job the runtime lacks is reported as not available, naming what it has', async () => {
+  it('a model the runtime cannot read is reported with the runtime\'s words and the log to look at', async () => {
     const { client } = setup({ caches: ['c.safetensors'] });
     client.behaviour = async () => {
-      throw new RuntimeRequestError('unknown-job', "this build of the LayerLab runtime has no 'compute-directions' job", 'It has: generate, demo.');
+      throw new RuntimeRequestError('data', '/o/c.safetensors: not a LayerLab cache');
     };
     await vscode.commands.executeCommand('layerlab.computeDirections');
-    assert.equal(mock.shown[0].severity, 'warning');
-    assert.match(mock.shown[0].message, /Compute Directions is not available .*It has: generate, demo\./);
+    assert.equal(mock.shown[0].severity, 'error');
+    assert.match(mock.shown[0].message, /Compute Directions failed: \/o\/c\.safetensors: not a LayerLab cache/);
+    assert.deepEqual(mock.shown[0].actions, ['Show Runtime Log']);
   });
 
   it('Select Model loads with the provider and threads from settings and remembers the choice', async () => {
@@ -264,13 +295,13 @@ describe('commands', () => {
     mock.quickPicks = ['b'];
     const r = await vscode.commands.executeCommand('layerlab.selectModel');
     assert.equal(r, path.join(s.modelsPath, 'b'));
-    assert.deepEqual(client.loads, [{ path: path.join(s.modelsPath, 'b'), provider: 'cpu', threads: 2 }]);
+    assert.deepEqual(client.jobs.map((j) => [j.job, j.params]), [['info', { model: path.join(s.modelsPath, 'b'), provider: 'cpu', threads: 2 }]], 'the info job, whose model the runtime keeps');
     assert.equal(state.get('layerlab.selectedModel'), path.join(s.modelsPath, 'b'));
-    assert.match(mock.shown[0].message, /b loaded — llama, 2 blocks, d_model 64, on CPU/);
+    assert.match(mock.shown[0].message, /b loaded — llama \(llama graph\), 2 blocks, d_model 64, on CPU/);
     // The remembered model is now the default: Save Hidden States does not ask for one.
     write(path.join(s.datasetsPath, 'x.json'), []);
     await vscode.commands.executeCommand('layerlab.saveHiddenStates');
-    assert.equal(client.jobs[0].args[1], path.join(s.modelsPath, 'b'));
+    assert.equal(client.jobs[1].params.model, path.join(s.modelsPath, 'b'));
   });
 
   it('Add Dataset copies the file into the datasets folder and refuses other files', async () => {
@@ -288,7 +319,8 @@ describe('commands', () => {
   it('Open Run Chart lists the runs and opens the chosen one as a chart', async () => {
     const { s, charts } = setup();
     const run = path.join(s.outputPath, 'runs', 'demo', 'demo-reason-mem.sweep.abc.json');
-    write(run, { format: 'layerlab-run', complete: false, progress: { done: 1, total: 2 }, spec: { command: 'sweep', data: { name: 'demo-reason-mem' } }, results: [] });
+    const fixture = fixtureRun({ partialAfter: 1 });
+    write(run, { ...fixture, spec: { ...fixture.spec, command: 'sweep', data: { ...fixture.spec.data, name: 'demo-reason-mem' } } });
     write(path.join(s.outputPath, 'runs', 'notes.json'), { format: 'other' });
     mock.quickPicks = [(items: { label: string }[]) => items[0]];
     assert.equal(await vscode.commands.executeCommand('layerlab.openRunChart'), run);
@@ -312,11 +344,10 @@ describe('commands', () => {
   it('Run Demo sends the folders from settings, opens the sweep as a chart and says the weights are random', async () => {
     const { s, client, charts, state } = setup();
     const run = path.join(s.outputPath, 'runs', 'demo', 'demo-reason-mem.sweep.abc.json');
-    const stats = path.join(s.outputPath, 'hidden_states', 'demo', 'demo-reason-mem.directions.json');
-    client.behaviour = async (job) => ({ jobId: '1', job, output: '', files: [run, stats, path.join(s.modelsPath, 'demo'), path.join(s.datasetsPath, 'demo-reason-mem.json')], seconds: 4 });
-    const r = (await vscode.commands.executeCommand('layerlab.runDemo')) as RunJobResult;
-    assert.equal(r.job, 'demo');
-    assert.deepEqual(client.jobs[0].args, demoArgs({ modelsPath: s.modelsPath, datasetsPath: s.datasetsPath, outputPath: s.outputPath }, { provider: 'cpu', threads: 2 }));
+    client.behaviour = async () => ({ modelDir: path.join(s.modelsPath, 'demo'), dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: run, lines: [] });
+    const r = (await vscode.commands.executeCommand('layerlab.runDemo')) as JobResult<'demo'>;
+    assert.equal(r.runFile, run);
+    assert.deepEqual(client.jobs[0].params, { modelsPath: s.modelsPath, datasetsPath: s.datasetsPath, outputPath: s.outputPath, provider: 'cpu', threads: 2 });
     assert.deepEqual(charts.opened, [['openRunChart', run]]);
     assert.equal(state.get('layerlab.selectedModel'), path.join(s.modelsPath, 'demo'));
     assert.equal(mock.shown.length, 1);
@@ -327,7 +358,7 @@ describe('commands', () => {
   it('Run Demo still succeeds when the chart cannot open, and offers the run file', async () => {
     const { s, client, charts } = setup();
     const run = path.join(s.outputPath, 'runs', 'demo', 'd.sweep.x.json');
-    client.behaviour = async (job) => ({ jobId: '1', job, output: '', files: [run], seconds: 4 });
+    client.behaviour = async () => ({ modelDir: '', dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: run, lines: [] });
     charts.openRunChart = async () => {
       throw new Error('d.sweep.x.json: field results: Required');
     };
@@ -342,22 +373,18 @@ describe('commands', () => {
     const { s, client, charts } = setup({ models: ['a'], datasets: ['x.json'] });
     const cache = path.join(s.outputPath, 'hidden_states', 'a', 'x.safetensors');
     const stats = path.join(s.outputPath, 'hidden_states', 'a', 'x.directions.json');
-    client.behaviour = async (job) => {
-      if (job === 'compute-directions') write(stats, {});
-      return { jobId: '1', job, output: '', files: job === 'save-hidden-states' ? [cache] : [cache.replace(/\.safetensors$/, '.directions.safetensors'), stats], seconds: 1 };
-    };
+    client.behaviour = async (job, _opts, params) =>
+      job === 'save-hidden-states' ? { cacheFile: cache, records: 1, hooks: [], resumedFrom: 0, alreadyComplete: false } : resultOf(job, params);
     mock.messageAnswers = ['Compute Directions', 'Open Chart'];
     await vscode.commands.executeCommand('layerlab.saveHiddenStates');
     assert.match(mock.shown[0].message, /hidden states of x\.json saved to \.layerlab\/output\/hidden_states\/a\/x\.safetensors/);
     await settle();
-    assert.deepEqual(client.jobs.map((j) => [j.job, j.args]), [
-      ['save-hidden-states', client.jobs[0].args],
-      ['compute-directions', [cache]],
-    ]);
+    assert.deepEqual(client.jobs.map((j) => j.job), ['save-hidden-states', 'compute-directions']);
+    assert.deepEqual(client.jobs[1].params, { cache }, 'on the cache the first job named');
     assert.match(mock.shown[1].message, /directions computed from x\.safetensors/);
     assert.deepEqual(mock.shown[1].actions, ['Open Chart']);
     await settle();
-    assert.deepEqual(charts.opened, [['openChart', stats]]);
+    assert.deepEqual(charts.opened, [['openChart', stats]], "the statistics file the job's result names");
   });
 
   it('Chart Direction Quality opens the statistics beside the cache, or offers to compute them first', async () => {
@@ -370,15 +397,11 @@ describe('commands', () => {
     assert.deepEqual(charts.opened, [['openDirectionChart', path.join(dir, 'a.directions.json')]]);
     assert.equal(client.jobs.length, 0);
 
-    client.behaviour = async (job) => {
-      write(path.join(dir, 'b.directions.json'), {});
-      return { jobId: '1', job, output: '', files: [path.join(dir, 'b.directions.safetensors'), path.join(dir, 'b.directions.json')], seconds: 1 };
-    };
     mock.messageAnswers = ['Compute Directions'];
     assert.equal(await vscode.commands.executeCommand('layerlab.chartDirections', node('b.safetensors')), undefined);
     assert.match(mock.shown[0].message, /no directions have been computed from b\.safetensors yet/);
     await settle();
-    assert.deepEqual(client.jobs.map((j) => [j.job, j.args]), [['compute-directions', [path.join(dir, 'b.safetensors')]]]);
+    assert.deepEqual(client.jobs.map((j) => [j.job, j.params]), [['compute-directions', { cache: path.join(dir, 'b.safetensors') }]]);
     assert.deepEqual(charts.opened[1], ['openDirectionChart', path.join(dir, 'b.directions.json')], 'the chart opens once computed');
     assert.equal(mock.shown.length, 1, 'no second offer');
 
@@ -388,33 +411,25 @@ describe('commands', () => {
     assert.deepEqual(mock.quickPickCalls[0].items.map((i) => i.label), ['a.safetensors', 'b.safetensors']);
   });
 
-  it('a finished sweep offers its chart: the run file the job names, else the one it just wrote', async () => {
+  it('a finished sweep or evaluation offers the chart of the run file its result names', async () => {
     const { s, client, charts } = setup({ models: ['a'], datasets: ['x.json'], caches: ['c.safetensors'] });
-    const old = path.join(s.outputPath, 'runs', 'a', 'x.sweep.old.json');
-    const fresh = path.join(s.outputPath, 'runs', 'a', 'x.sweep.new.json');
-    const runJson = { format: 'layerlab-run', complete: true, progress: { done: 1, total: 1 }, spec: { command: 'sweep', data: { name: 'x' } }, results: [] };
-    write(old, runJson);
-    const t = Date.now() / 1000 - 3600;
-    fs.utimesSync(old, t, t);
-    client.behaviour = async (job) => {
-      write(fresh, runJson);
-      return { jobId: '1', job, output: '', files: [], seconds: 1 };
-    };
+    const run = path.join(s.outputPath, 'runs', 'a', 'x.sweep.new.json');
+    client.behaviour = async () => ({ runFile: run, lines: [], summaries: [], itemsPerSecond: 1, warnings: [] });
     mock.quickPicks = ['post'];
     mock.inputs = [null];
     mock.messageAnswers = ['Open Chart'];
     await vscode.commands.executeCommand('layerlab.sweep');
+    assert.deepEqual(client.jobs[0].params.scales, [0.1]);
+    assert.equal(client.jobs[0].params.withPostHook, true);
     assert.match(mock.shown[0].message, /layer sweep finished: \.layerlab\/output\/runs\/a\/x\.sweep\.new\.json/);
     await settle();
-    assert.deepEqual(charts.opened, [['openChart', fresh]]);
+    assert.deepEqual(charts.opened, [['openChart', run]]);
 
-    // A job that names its run file is believed.
-    client.behaviour = async (job) => ({ jobId: '2', job, output: '', files: [old], seconds: 1 });
     mock.quickPicks = ['post'];
     mock.inputs = [null, null];
     mock.messageAnswers = ['Open Chart'];
     await vscode.commands.executeCommand('layerlab.evaluate');
     await settle();
-    assert.deepEqual(charts.opened[1], ['openChart', old]);
+    assert.deepEqual(charts.opened[1], ['openChart', run]);
   });
 });

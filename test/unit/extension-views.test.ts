@@ -5,12 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { describeFailure, progressStep, statusBarView, untrustedMessage } from '../../extension/presentation';
-import { DatasetInspections, parseRecordQuery, recordDocumentText, recordQuery } from '../../extension/datasetInspection';
+import { FileAnswers } from '../../extension/fileAnswers';
+import { parseRecordQuery, recordDocumentText, recordQuery } from '../../extension/recordDocument';
 import { RuntimeRequestError } from '../../extension/runtimeClient';
 import { cacheFileNodes, cacheNodes, datasetNodes, formatBytes, modelNodes, RECORD_PAGE, runNodes } from '../../extension/treeData';
 import { CACHE_FILE_RE, countRecords, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
 import { directionPaths } from '../../runtime/analysis/directions';
-import type { DatasetInspection, ModelInfo } from '../../runtime/protocol/requests';
+import type { DatasetInspection, ModelFacts, ModelInfo } from '../../runtime/protocol/requests';
 import type { CacheEntryInfo, RunFile } from '../../runtime/protocol/results';
 import { tmpDir } from '../helpers/tmp';
 
@@ -43,22 +44,26 @@ const demoInfo = (p: string): ModelInfo => ({
 });
 
 describe('workspace scans', () => {
-  it('finds Hugging Face folders and llama2.c checkpoints, not tokenizers or stray folders', async () => {
+  it('finds Hugging Face folders and llama2.c checkpoints (also in a folder of their own), not tokenizers or stray folders', async () => {
     const dir = tmpDir();
-    write(path.join(dir, 'qwen', 'config.json'), { model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], num_hidden_layers: 24, hidden_size: 896, vocab_size: 151936 });
-    write(path.join(dir, 'huginn', 'config.json'), { model_type: 'huginn_raven', n_embd: 5280, n_layers: 8 });
+    write(path.join(dir, 'qwen', 'config.json'), { model_type: 'qwen2' });
     write(path.join(dir, 'broken', 'config.json'), '{ not json');
     write(path.join(dir, 'notamodel', 'readme.txt'), 'hi');
     write(path.join(dir, 'stories260K.bin'), Buffer.alloc(100).toString());
     write(path.join(dir, 'tok512.bin'), 'x');
     write(path.join(dir, 'tokenizer.bin'), 'x');
+    // As llama2.c models are downloaded: the checkpoint and its tokenizer in one folder.
+    write(path.join(dir, 'stories15M', 'stories15M.bin'), 'x'.repeat(30));
+    write(path.join(dir, 'stories15M', 'tok512.bin'), 'x');
     const models = await scanModels(dir);
-    assert.deepEqual(models.map((m) => m.name), ['broken', 'huginn', 'qwen', 'stories260K.bin']);
-    const qwen = models.find((m) => m.name === 'qwen')!;
-    assert.deepEqual([qwen.modelType, qwen.nLayers, qwen.dModel, qwen.vocabSize], ['qwen2', 24, 896, 151936]);
-    assert.deepEqual([models[1].nLayers, models[1].dModel], [8, 5280], "huginn's own key names");
-    assert.match(models[0].error!, /config\.json/);
-    assert.equal(models[3].format, 'llama2c');
+    assert.deepEqual(models.map((m) => [m.name, m.format]), [
+      ['broken', 'huggingface'],
+      ['qwen', 'huggingface'],
+      ['stories15M/stories15M.bin', 'llama2c'],
+      ['stories260K.bin', 'llama2c'],
+    ]);
+    assert.equal(models[2].path, path.join(dir, 'stories15M', 'stories15M.bin'));
+    assert.equal(models[2].bytes, 30);
     assert.deepEqual(await scanModels(path.join(dir, 'does-not-exist')), [], 'a folder not created yet is empty');
   });
 
@@ -173,26 +178,34 @@ describe('workspace scans', () => {
 });
 
 describe('tree nodes', () => {
-  it('shows what the runtime reports for the loaded model, the config for the others', () => {
+  it('shows what the runtime says of each model, how the loaded one runs, and why one cannot be read', () => {
+    const qwenFacts: ModelFacts = { ...demoInfo('/m/qwen'), modelType: 'qwen2', nBlocks: 24, dModel: 896, hookPoints: 48 };
     const nodes = modelNodes(
       [
-        { path: '/m/demo', name: 'demo', format: 'huggingface', modelType: 'llama', nLayers: 2, dModel: 64 },
-        { path: '/m/qwen', name: 'qwen', format: 'huggingface', modelType: 'qwen2', nLayers: 24, dModel: 896 },
+        { path: '/m/demo', name: 'demo', format: 'huggingface' },
+        { path: '/m/qwen', name: 'qwen', format: 'huggingface' },
+        { path: '/m/broken', name: 'broken', format: 'huggingface' },
+        { path: '/m/s/s.bin', name: 's/s.bin', format: 'llama2c', bytes: 2048 },
       ],
-      demoInfo('/m/demo'),
-      '/m/qwen',
+      { facts: new Map([['/m/qwen', qwenFacts]]), factErrors: new Map([['/m/broken', '/m/broken/config.json: not JSON']]), loaded: demoInfo('/m/demo'), selectedPath: '/m/qwen' },
     );
     assert.equal(nodes[0].description, 'llama · 2 blocks · d_model 64 · CPU · loaded');
     assert.deepEqual(nodes[0].children?.map((c) => `${c.label}=${c.description}`), [
-      'architecture=llama (llama)',
+      'architecture=llama (llama graph)',
       'blocks=2 (4 hook points)',
       'd_model=64',
       'vocab=259',
+      'format=Hugging Face folder',
       'provider=CPU (CUDA provider libraries not installed)',
     ]);
-    assert.equal(nodes[1].description, 'qwen2 · 24 layers · d_model 896 · selected');
+    assert.equal(nodes[1].description, 'qwen2 · 24 blocks · d_model 896 · selected');
     assert.equal(nodes[1].kind, 'model');
     assert.equal(nodes[1].resourcePath, '/m/qwen');
+    assert.equal(nodes[2].description, 'Hugging Face · unreadable');
+    assert.match(nodes[2].tooltip!, /the runtime cannot read it: \/m\/broken\/config\.json: not JSON/);
+    assert.equal(nodes[2].icon, 'warning');
+    assert.equal(nodes[3].description, 'llama2.c', 'before the runtime has described it');
+    assert.deepEqual(nodes[3].children?.map((c) => c.description), ['llama2.c checkpoint, 2.0 KB']);
   });
 
   it('datasets open read-only on click and show their counts', () => {
@@ -271,32 +284,32 @@ describe('tree nodes', () => {
   });
 });
 
-describe('dataset inspections', () => {
+describe("the runtime's answers about files", () => {
   const ins = (file: string, records: number): DatasetInspection => ({
     file, kind: 'gsm8k', name: 'g', records, labels: { reasoning: records, memorization: 0, unlabeled: 0 }, warnings: [], preview: [],
   });
 
   it('asks the runtime once per file and modification time', async () => {
     let mtimeMs = 1;
-    const cache = new DatasetInspections(async () => ({ mtimeMs, size: 10 }));
+    const cache = new FileAnswers<DatasetInspection>(async () => ({ mtimeMs, size: 10 }));
     const asked: string[] = [];
-    const inspect = async (p: { file: string }) => {
-      asked.push(p.file);
-      return ins(p.file, asked.length);
+    const inspect = async (file: string) => {
+      asked.push(file);
+      return ins(file, asked.length);
     };
     const a = await cache.get('/d/a.json', inspect);
     const b = await cache.get('/d/a.json', inspect);
     assert.deepEqual(asked, ['/d/a.json']);
-    assert.ok(a.ok && b.ok && a.inspection.records === 1 && b.inspection.records === 1);
+    assert.ok(a.ok && b.ok && a.value.records === 1 && b.value.records === 1);
     await cache.get('/d/b.json', inspect);
     assert.deepEqual(asked, ['/d/a.json', '/d/b.json']);
     mtimeMs = 2;
     const c = await cache.get('/d/a.json', inspect);
-    assert.ok(c.ok && c.inspection.records === 3, 'a changed file is asked about again');
+    assert.ok(c.ok && c.value.records === 3, 'a changed file is asked about again');
   });
 
   it('keeps the runtime’s refusal of a file, but not a failure to ask', async () => {
-    const cache = new DatasetInspections(async () => ({ mtimeMs: 1, size: 1 }));
+    const cache = new FileAnswers<DatasetInspection>(async () => ({ mtimeMs: 1, size: 1 }));
     let calls = 0;
     const refuse = async (): Promise<DatasetInspection> => {
       calls++;
@@ -335,9 +348,9 @@ describe('status bar', () => {
     assert.equal(ready.text, '$(beaker) LayerLab: ready');
     assert.equal(ready.command, 'layerlab.selectModel', 'with no model, a click selects one');
     assert.equal(statusBarView({ state: 'ready', trusted: true, model: demoInfo('/m/demo') }).text, '$(beaker) LayerLab · CPU · demo');
-    const busy = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { jobId: '1', done: 1, total: 3, message: 'batch 1' } });
+    const busy = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'evaluate', done: 1, total: 3, message: 'batch 1', rate: 2, etaSeconds: 1 } });
     assert.equal(busy.text, '$(sync~spin) LayerLab 33% · CPU · demo');
-    assert.match(busy.tooltip, /busy \(batch 1\)/);
+    assert.match(busy.tooltip, /busy \(evaluate: 1\/3 \(33%\), 2\.0\/s, ETA 1 s, batch 1\)/);
   });
 
   it('turns red on a crash, and offers a restart once LayerLab gave up', () => {
@@ -375,11 +388,11 @@ describe('progress and failures', () => {
     const cancelled = describeFailure('Run Demo', new RuntimeRequestError('cancelled', 'cancelled'));
     assert.equal(cancelled.severity, 'info');
     assert.match(cancelled.message, /Run Demo was cancelled/);
-    const missing = describeFailure('Save Hidden States', new RuntimeRequestError('unknown-job', "this build of the LayerLab runtime has no 'save-hidden-states' job", 'It has: generate, demo.'));
-    assert.equal(missing.severity, 'warning');
-    assert.match(missing.message, /Save Hidden States is not available .* It has: generate, demo\./);
-    const noModel = describeFailure('Generate', new RuntimeRequestError('no-model', 'no model is loaded'));
-    assert.deepEqual(noModel.actions, [{ title: 'Select Model', command: 'layerlab.selectModel' }]);
+    const busy = describeFailure('Evaluate', new RuntimeRequestError('busy', 'the runtime is busy (job sweep)', 'Wait for it to finish or cancel it, then try again.'));
+    assert.equal(busy.severity, 'warning');
+    assert.equal(busy.message, 'LayerLab: Evaluate did not start: the runtime is busy (job sweep). Wait for it to finish or cancel it, then try again.');
+    const usage = describeFailure('Evaluate', new RuntimeRequestError('usage', '--scoring must be generate or loglik'));
+    assert.deepEqual(usage.actions, [{ title: 'Show Runtime Log', command: 'layerlab.showLog' }]);
     const crashed = describeFailure('Evaluate', new RuntimeRequestError('crashed', 'the LayerLab runtime stopped unexpectedly (killed by SIGKILL)'));
     assert.equal(crashed.severity, 'error');
     assert.match(crashed.message, /Evaluate failed because the LayerLab runtime stopped unexpectedly \(killed by SIGKILL\)/);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import { ChartFileError, chartKindOf, parseDirectionStats, parseRunFile } from '../../extension/chartFiles';
-import { openChartPanels, openDirectionChart, openRunChart, registerChartPanels, type RunChartPanel } from '../../extension/chartPanel';
+import { ChartPanels, type RunChartPanel } from '../../extension/chartPanel';
 import { contentSecurityPolicy, exportBytes, exportFileName, pageHtml, parseWebviewMessage } from '../../extension/webviewHost';
 import { CHART_VIEW_TYPES, MAX_EXPORT_CHARS } from '../../runtime/protocol/webview';
 import { fixtureDirections, fixtureRun } from '../helpers/runFixtures';
@@ -17,7 +17,8 @@ import { fakeContext, stub, Uri, window as stubWindow, type FakePanel } from '..
 const ROOT = path.resolve(__dirname, '..', '..');
 const ctx = fakeContext(ROOT);
 const logs: string[] = [];
-registerChartPanels(ctx as never, { log: (level, m) => logs.push(`${level}: ${m}`) });
+const charts = new ChartPanels(ctx as never, { log: (level, m) => logs.push(`${level}: ${m}`) });
+charts.register();
 const dir = tmpDir();
 
 function writeRun(name: string, run = fixtureRun()): string {
@@ -34,7 +35,7 @@ const settle = () => new Promise((r) => setTimeout(r, 20));
 beforeEach(() => {
   stub.reset();
   logs.length = 0;
-  for (const p of openChartPanels()) p.dispose();
+  for (const p of charts.panels()) p.dispose();
 });
 
 describe('page HTML and policy', () => {
@@ -108,7 +109,7 @@ describe('chart files', () => {
 describe('panel host', () => {
   it('posts nothing before the page is ready, then the run; queued updates are superseded by a fresh ready', async () => {
     const f = writeRun('a.sweep.json');
-    const p = await openRunChart(ctx as never, f);
+    const p = await charts.openRunChart(f);
     assert.equal(stub.panels.at(-1)!.viewType, CHART_VIEW_TYPES.run);
     assert.deepEqual(sentTypes(p), [], 'nothing before ready');
     receive(p, { type: 'ready', page: 'run' });
@@ -131,7 +132,7 @@ describe('panel host', () => {
   });
 
   it('logs and drops invalid messages from the page', async () => {
-    const p = await openRunChart(ctx as never, writeRun('b.sweep.json'));
+    const p = await charts.openRunChart(writeRun('b.sweep.json'));
     receive(p, { type: 'openExternal', url: 'https://example.com' });
     await settle();
     assert.match(logs.join('\n'), /ignored an invalid message from the page \(openExternal/);
@@ -140,7 +141,7 @@ describe('panel host', () => {
 
   it('saves an export where the user says, and tells the page; a refused PNG is reported', async () => {
     const f = writeRun('c.sweep.json');
-    const p = await openRunChart(ctx as never, f);
+    const p = await charts.openRunChart(f);
     receive(p, { type: 'ready', page: 'run' });
     const target = path.join(dir, 'out', 'x.csv');
     stub.saveAnswers.push(Uri.file(target));
@@ -160,16 +161,16 @@ describe('panel host', () => {
 
   it('opening a shown file reveals its panel; a file that is not a run is refused before a panel opens', async () => {
     const f = writeRun('d.sweep.json');
-    const p = await openRunChart(ctx as never, f);
-    const again = await openRunChart(ctx as never, f);
+    const p = await charts.openRunChart(f);
+    const again = await charts.openRunChart(f);
     assert.equal(again, p);
     assert.equal((p.panel as unknown as FakePanel).reveals, 1);
     const n = stub.panels.length;
     const statsFile = path.join(dir, 'stats.json');
     fs.writeFileSync(statsFile, JSON.stringify(fixtureDirections()));
-    await assert.rejects(openRunChart(ctx as never, statsFile), /directions statistics file/);
+    await assert.rejects(charts.openRunChart(statsFile), /directions statistics file/);
     assert.equal(stub.panels.length, n);
-    const d = await openDirectionChart(ctx as never, statsFile);
+    const d = await charts.openDirectionChart(statsFile);
     assert.equal(d.page, 'directions');
   });
 
@@ -178,7 +179,7 @@ describe('panel host', () => {
     const g = writeRun('f.sweep.json', fixtureRun({ seed: 4 }));
     const panel = stubWindow.createWebviewPanel(CHART_VIEW_TYPES.run, 'Run', {}, {});
     await stub.serializers.get(CHART_VIEW_TYPES.run)!.deserializeWebviewPanel(panel, { page: 'run', runPath: f, comparePath: g, ui: { tab: 'heatmap', drill: null, tables: [] } });
-    const p = openChartPanels().find((x) => x.panel === (panel as unknown)) as RunChartPanel;
+    const p = charts.panels().find((x) => x.panel === (panel as unknown)) as RunChartPanel;
     assert.equal(p.runPath, f);
     assert.equal(p.compare, g);
     assert.deepEqual(panel.webview.options.localResourceRoots!.map((u) => u.fsPath), [path.join(ROOT, 'dist', 'webview')]);

@@ -291,7 +291,7 @@ describe('direction view', () => {
   it('the default hook has the strongest held-out separation', () => {
     const score = (l: (typeof stats.layers)[number]) => {
       const v = (l.heldOut ?? l.train).auc;
-      return Number.isFinite(v) ? Math.abs(v - 0.5) : -1;
+      return v !== null && Number.isFinite(v) ? Math.abs(v - 0.5) : -1;
     };
     const best = [...stats.layers].sort((a, b) => score(b) - score(a))[0]!;
     assert.equal(defaultHook(stats), best.hook);

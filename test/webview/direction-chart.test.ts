@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openChartPanels, openDirectionChart, registerChartPanels, type DirectionChartPanel } from '../../extension/chartPanel';
+import { ChartPanels, type DirectionChartPanel } from '../../extension/chartPanel';
 import type { DirectionStatsFile, Subset } from '../../runtime/protocol/results';
 import { CHART_VIEW_TYPES, type DirectionsPageState } from '../../runtime/protocol/webview';
 import { tmpDir } from '../helpers/tmp';
@@ -37,6 +37,7 @@ interface Drawn<D> {
 const METRIC_CHARTS = { auc: 'direction-auc', cohensD: 'direction-cohens-d', pearsonR: 'direction-pearson-r' } as const;
 const ctx = fakeContext(ROOT);
 let h: WebviewHarness;
+let charts: ChartPanels;
 let statsFile: string;
 let stats: DirectionStatsFile;
 let scratch: string;
@@ -44,7 +45,7 @@ let scratch: string;
 const drawn = <D>(s: PageSession, id: string) => inPage<Drawn<D> | null>(s.page, READ_CHART, id);
 
 async function show(theme: 'dark' | 'light' = 'dark', state?: unknown): Promise<{ panel: DirectionChartPanel; s: PageSession }> {
-  const panel = await openDirectionChart(ctx as never, statsFile);
+  const panel = await charts.openDirectionChart(statsFile);
   const s = await h.open(panel.panel as unknown as FakePanel, { theme, state });
   await waitForChart(s.page, 'projection-histogram');
   return { panel, s };
@@ -84,13 +85,14 @@ describe('direction chart page (headless Chromium, compute-directions on the dem
     scratch = tmpDir('layerlab-webview-dir-');
     statsFile = prepareDemo(scratch, 'demo-a', 0).stats;
     stats = JSON.parse(fs.readFileSync(statsFile, 'utf8')) as DirectionStatsFile;
-    registerChartPanels(ctx as never, { log: () => undefined });
+    charts = new ChartPanels(ctx as never, { log: () => undefined });
+    charts.register();
     h = await WebviewHarness.start();
     fs.mkdirSync(OUTPUT_DIR, { recursive: true });
   });
 
   after(async () => {
-    for (const p of openChartPanels()) p.dispose();
+    for (const p of charts.panels()) p.dispose();
     await h?.close();
   });
 
@@ -228,7 +230,7 @@ describe('direction chart page (headless Chromium, compute-directions on the dem
       assert.deepEqual(restored.problems(), []);
     } finally {
       await restored?.close();
-      for (const p of openChartPanels()) p.dispose();
+      for (const p of charts.panels()) p.dispose();
     }
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openChart, openChartPanels, openRunChart, registerChartPanels, type RunChartPanel } from '../../extension/chartPanel';
+import { ChartPanels, type RunChartPanel } from '../../extension/chartPanel';
 import { contentSecurityPolicy } from '../../extension/webviewHost';
 import type { InterventionResult, RunFile, Subset } from '../../runtime/protocol/results';
 import { CHART_VIEW_TYPES, type RunPageState } from '../../runtime/protocol/webview';
@@ -80,8 +80,10 @@ function baselineOf(run: RunFile): InterventionResult {
   return r;
 }
 
+let charts: ChartPanels;
+
 async function show(file: string, theme: 'dark' | 'light' = 'dark', state?: unknown): Promise<{ panel: RunChartPanel; s: PageSession }> {
-  const panel = await openRunChart(ctx as never, file);
+  const panel = await charts.openRunChart(file);
   const s = await h.open(panel.panel as unknown as FakePanel, { theme, state });
   await waitForChart(s.page, 'accuracy-reasoning');
   return { panel, s };
@@ -159,13 +161,14 @@ describe('run chart page (headless Chromium, real run files from the demo model)
     A = readRun(runs.sweepA);
     B = readRun(runs.sweepB);
     E = readRun(runs.evaluateA);
-    registerChartPanels(ctx as never, { log: (level, m) => hostLog.push(`${level}: ${m}`), listRuns: async () => [runs.sweepA, runs.sweepB, runs.evaluateA] });
+    charts = new ChartPanels(ctx as never, { log: (level, m) => hostLog.push(`${level}: ${m}`), listRuns: async () => [runs.sweepA, runs.sweepB, runs.evaluateA] });
+    charts.register();
     h = await WebviewHarness.start();
     fs.mkdirSync(OUTPUT_DIR, { recursive: true });
   });
 
   after(async () => {
-    for (const p of openChartPanels()) p.dispose();
+    for (const p of charts.panels()) p.dispose();
     await h?.close();
   });
 
@@ -524,7 +527,7 @@ describe('run chart page (headless Chromium, real run files from the demo model)
       panel.dispose();
       const fresh = stubWindow.createWebviewPanel(CHART_VIEW_TYPES.run, 'Run: demo.sweep.json', {}, {});
       await stub.serializers.get(CHART_VIEW_TYPES.run)!.deserializeWebviewPanel(fresh, state);
-      const again = openChartPanels().find((p) => p.panel === (fresh as unknown)) as RunChartPanel;
+      const again = charts.panels().find((p) => p.panel === (fresh as unknown)) as RunChartPanel;
       assert.ok(again, 'the serializer made a chart panel of it');
       assert.equal(again.compare, runs.sweepB);
       assert.deepEqual(fresh.webview.options.localResourceRoots!.map((u) => u.fsPath), [path.join(ROOT, 'dist', 'webview')], 'restored panels get the same narrow roots');
@@ -541,7 +544,7 @@ describe('run chart page (headless Chromium, real run files from the demo model)
     } finally {
       stub.quickPick = null;
       await restored?.close();
-      for (const p of openChartPanels()) p.dispose();
+      for (const p of charts.panels()) p.dispose();
     }
   });
 
@@ -615,12 +618,12 @@ describe('run chart page (headless Chromium, real run files from the demo model)
   });
 
   it('openChart picks the page by the file\u2019s format and refuses files that are not LayerLab results', async () => {
-    const p = await openChart(ctx as never, runs.directionsA);
+    const p = await charts.openChart(runs.directionsA);
     assert.equal(p.page, 'directions');
     p.dispose();
     const other = path.join(scratch, 'notes.json');
     fs.writeFileSync(other, JSON.stringify({ format: 'something-else', items: [] }));
-    await assert.rejects(openRunChart(ctx as never, other), /notes\.json is not a LayerLab run file/);
+    await assert.rejects(charts.openRunChart(other), /notes\.json is not a LayerLab run file/);
     assert.deepEqual(hostLog.filter((l) => l.startsWith('error')), []);
   });
 });

@@ -63,7 +63,7 @@ export function buildDirectionView(stats: DirectionStatsFile): DirectionView {
           const s = statOf(l, split);
           const v = s?.[metric];
           // NaN (a constant projection) and absent values are gaps, not zeros.
-          if (s === undefined || v === undefined || !Number.isFinite(v)) continue;
+          if (s === undefined || v === undefined || v === null || !Number.isFinite(v)) continue;
           points.push({ slot: slot.get(l.block)!, block: l.block, hook: l.hook, value: v, n: s.n });
         }
         if (points.length === 0) continue;
@@ -147,7 +147,7 @@ export function defaultHook(stats: DirectionStatsFile): string | null {
   let best: DirectionLayerStats | null = null;
   const score = (l: DirectionLayerStats) => {
     const v = (l.heldOut ?? l.train).auc;
-    return Number.isFinite(v) ? Math.abs(v - 0.5) : -1;
+    return v !== null && Number.isFinite(v) ? Math.abs(v - 0.5) : -1;
   };
   for (const l of stats.layers) if (!best || score(l) > score(best)) best = l;
   return best?.hook ?? null;

@@ -119,7 +119,7 @@ export class DirectionsPage {
     c.chart = histogramChart(c.canvas, hist, t);
     c.setTable(histogramTable(hist));
     if (layer) {
-      const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(3));
+      const f = (x: number | null | undefined) => (x === undefined || x === null || !Number.isFinite(x) ? '—' : x.toFixed(3));
       c.setNote(`${layer.hook}: train AUC ${f(layer.train.auc)}, d ${f(layer.train.cohensD)}; held-out AUC ${f(layer.heldOut?.auc)}, d ${f(layer.heldOut?.cohensD)}.`);
     }
   }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { before, describe, it } from 'mocha';
 import * as vscode from 'vscode';
 import type { LayerLabApi } from '../../../extension/extension';
-import type { RunJobResult } from '../../../runtime/protocol/requests';
+import type { JobResult } from '../../../runtime/protocol/jobs';
 
 describe('LayerLab in VS Code', () => {
   let api: LayerLabApi;
@@ -37,13 +37,13 @@ describe('LayerLab in VS Code', () => {
   });
 
   it('Run Demo runs the pipeline on the demo model, opens the sweep as a chart and fills the views', async () => {
-    const r = (await vscode.commands.executeCommand('layerlab.runDemo')) as RunJobResult | undefined;
+    const r = (await vscode.commands.executeCommand('layerlab.runDemo')) as JobResult<'demo'> | undefined;
     assert.ok(r, 'Run Demo returned a result (see the LayerLab output for the error)');
     const runsDir = path.join(ws, '.layerlab', 'output', 'runs', 'demo');
     const runs = fs.readdirSync(runsDir);
     assert.equal(runs.length, 1, `one run file in ${runsDir}: ${runs}`);
     const run = path.join(runsDir, runs[0]);
-    assert.equal(r.files[0], run);
+    assert.equal(r.runFile, run);
     assert.equal(JSON.parse(fs.readFileSync(run, 'utf8')).complete, true);
     assert.ok(fs.existsSync(path.join(ws, '.layerlab', 'models', 'demo', 'model.safetensors')));
     assert.ok(fs.existsSync(path.join(ws, '.layerlab', 'datasets', 'demo-reason-mem.json')));
@@ -93,7 +93,7 @@ describe('LayerLab in VS Code', () => {
     const cts = new vscode.CancellationTokenSource();
     const s = api.settings()!;
     const out = path.join(s.outputPath, 'cancelled');
-    const job = api.client.runJob('demo', ['--models_path', s.modelsPath, '--datasets_path', s.datasetsPath, '--output_path', out], {
+    const job = api.client.runJob('demo', { modelsPath: s.modelsPath, datasetsPath: s.datasetsPath, outputPath: out }, {
       token: cts.token,
       onProgress: (p) => {
         // Once it is caching hidden states (past writing the inputs and loading the model).

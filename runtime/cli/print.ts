@@ -1,0 +1,89 @@
+/**
+ * What each job's result looks like in a terminal (stdout). `--json` prints the typed result
+ * itself instead, for scripts.
+ */
+import type { JobName, JobResult } from '../protocol/jobs';
+import type { ModelInfo } from '../protocol/requests';
+import type { CacheEntryInfo } from '../protocol/results';
+
+type Printers = { [N in JobName]: (r: JobResult<N>) => string };
+
+export const PRINTERS: Printers = {
+  'save-hidden-states': (r) => r.cacheFile,
+  'compute-directions': (r) => {
+    const f = (x: number | null | undefined) => (x === undefined || x === null || Number.isNaN(x) ? '   —  ' : x.toFixed(3).padStart(6));
+    return ['hook point                      norm    AUC   d      r     | held-out AUC   d      r']
+      .concat(r.layers.map((l) => `${l.hook.padEnd(30)} ${l.norm.toFixed(3).padStart(7)} ${f(l.train.auc)} ${f(l.train.cohensD)} ${f(l.train.pearsonR)} | ${f(l.heldOut?.auc)} ${f(l.heldOut?.cohensD)} ${f(l.heldOut?.pearsonR)}`))
+      .concat([`directions: ${r.directionsFile}`, `statistics: ${r.statsFile}`])
+      .join('\n');
+  },
+  // Exactly the seed's stdout; the run file is named on stderr ("run file: …") and in --json.
+  evaluate: (r) => r.lines.join('\n'),
+  sweep: (r) => r.lines.join('\n'),
+  demo: (r) =>
+    [
+      ...r.lines,
+      `hidden states: ${r.cacheFile}`,
+      `directions:    ${r.directionsFile}`,
+      `statistics:    ${r.statsFile}`,
+      `run:           ${r.runFile}`,
+      'Open the run in VS Code with "LayerLab: Open Run Chart".',
+    ].join('\n'),
+  generate: (r) => r.text,
+  info: (r) => describeModelInfo(r),
+  'inspect-cache': (r) => describeCaches(r.caches),
+};
+
+export function describeModelInfo(info: ModelInfo): string {
+  const layout = layoutOf(info.blocks, info.options);
+  return [
+    `model          ${info.path} (${info.format})`,
+    `architecture   ${info.architecture} / ${info.modelType}`,
+    `d_model        ${info.dModel}`,
+    `vocab          ${info.vocabSize} (tokenizer: ${info.tokenizer})`,
+    `context        ${info.maxSeqLen}`,
+    `blocks         ${info.nBlocks}${Object.keys(info.options).length ? `  ${JSON.stringify(info.options)}` : ''}`,
+    // Recurrent-depth models: which unrolled blocks are prelude, core (per recurrence) and coda.
+    ...(layout.length > 1 ? [`layout         ${layout.join(' | ')}`] : []),
+    `weights        ${(info.weightsBytes / 1e6).toFixed(2)} MB fp32`,
+    `provider       ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}`,
+    `hook points    blocks.{0..${info.nBlocks - 1}}.hook_resid_pre | hook_resid_post  (${info.hookPoints} in all)`,
+    'block map:',
+    ...info.blocks.map((b) => `  blocks.${b.index}  ${b.label}`),
+  ].join('\n');
+}
+
+/**
+ * Consecutive runs of blocks of one part, e.g. prelude blocks.0-1 | core blocks.2-129 (4 blocks ×
+ * 32 recurrences) | coda blocks.130-131 for huginn-0125 at num_steps 32.
+ */
+function layoutOf(blocks: ModelInfo['blocks'], options: ModelInfo['options']): string[] {
+  const runs: { part: string; first: number; last: number }[] = [];
+  for (const b of blocks) {
+    const run = runs[runs.length - 1];
+    if (run && run.part === b.part) run.last = b.index;
+    else runs.push({ part: b.part, first: b.index, last: b.index });
+  }
+  const steps = typeof options.num_steps === 'number' ? options.num_steps : undefined;
+  return runs.map((r) => {
+    const n = r.last - r.first + 1;
+    const perStep = r.part === 'core' && steps ? ` (${n / steps} blocks × ${steps} recurrences)` : '';
+    return `${r.part} blocks.${r.first}${n > 1 ? `-${r.last}` : ''}${perStep}`;
+  });
+}
+
+function describeCaches(entries: CacheEntryInfo[]): string {
+  if (entries.length === 0) return 'no LayerLab caches there';
+  const lines: string[] = [];
+  for (const e of entries) {
+    const mb = e.hooks.reduce((a, h) => a + h.bytes, 0) / 1e6;
+    lines.push(`${e.dataName}  ${e.complete ? 'complete' : `PARTIAL ${e.rowsDone}/${e.rows} rows`}  ${e.file}`);
+    lines.push(`  ${e.hooks.length} hook points, positions ${e.positions}, ${e.dtype}, d_model ${e.dModel}, ${mb.toFixed(2)} MB`);
+    for (const k of ['model_path', 'model_hash', 'model_options', 'data_file', 'data_hash', 'data_kind', 'label_rule', 'n_records', 'sample', 'prompt_template', 'layerlab_version']) {
+      if (e.provenance[k] !== undefined) lines.push(`  ${k.padEnd(16)} ${e.provenance[k]}`);
+    }
+    const shown = e.hooks.length > 8 ? [...e.hooks.slice(0, 4), undefined, ...e.hooks.slice(-2)] : e.hooks;
+    for (const h of shown) lines.push(h ? `    ${h.name.padEnd(32)} [${h.shape.join(', ')}]` : `    … ${e.hooks.length - 6} more`);
+  }
+  return lines.join('\n');
+}

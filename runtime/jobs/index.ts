@@ -1,0 +1,27 @@
+/**
+ * One typed handler per job (runtime/protocol/jobs.ts defines each job's params and result).
+ * The runtime server and the CLI look handlers up here and nowhere else.
+ */
+import type { JobName } from '../protocol/jobs';
+import { computeDirectionsHandler } from './computeDirections';
+import type { JobHandler } from './context';
+import { demoHandler } from './demo';
+import { evaluateHandler, sweepHandler } from './evaluate';
+import { generateHandler } from './generate';
+import { infoHandler, inspectCacheHandler } from './info';
+import { saveHiddenStatesHandler } from './saveHiddenStates';
+
+export type JobHandlers = { [N in JobName]: JobHandler<N> };
+
+export const HANDLERS: JobHandlers = {
+  'save-hidden-states': saveHiddenStatesHandler,
+  'compute-directions': computeDirectionsHandler,
+  evaluate: evaluateHandler,
+  sweep: sweepHandler,
+  demo: demoHandler,
+  generate: generateHandler,
+  info: infoHandler,
+  'inspect-cache': inspectCacheHandler,
+};
+
+export type { JobContext, JobHandler } from './context';

@@ -1,0 +1,420 @@
+/**
+ * Every job LayerLab runs, defined once: one zod schema for its parameters and one for its
+ * result (the TypeScript types are derived from them), the defaults, the CLI's flag names, and
+ * one JSON-RPC request per job. Three faces use these definitions and nothing else:
+ *
+ *   - runtime/jobs/      one typed handler per job, `(params, context) → result`;
+ *   - runtime/cli/       `layerlab <job> --flags` → parseArgv (./argv.ts) → the same handler;
+ *   - extension/         builds params, sends the job's request, reads the typed result, and
+ *                        logs the job's CLI twin (`toArgv`, the inverse of parseArgv).
+ *
+ * Parameter names are camelCase; each is one CLI flag, the seed's snake_case spelling of the name
+ * (`dataFilePath` ↔ `--data_file_path`; kebab-case is accepted too), unless `cli.flags` says
+ * otherwise. Progress travels as vscode-jsonrpc work-done progress (`JobProgressType` on the
+ * request's `workDoneToken`), never as text.
+ *
+ * No imports from vscode, the DOM or Node here (scripts/check-imports.mjs): the extension and
+ * the webviews bundle this module.
+ */
+import { ProgressType, RequestType } from 'vscode-jsonrpc';
+import { z } from 'zod';
+import { modelInfoSchema, PROVIDER_PREFERENCES, type RuntimeErrorData } from './requests';
+import { accuracySchema, cacheEntrySchema, directionLayerStatsSchema } from './results';
+import { OUTPUT_SUBFOLDERS, WORKSPACE_DEFAULTS } from './workspace';
+
+// ---------------------------------------------------------------------------------------------
+// Parameter groups shared by several jobs
+
+const path = (help: string) => z.string().min(1).describe(help);
+const count = (min: number, help: string) => z.number().int().min(min).describe(help);
+
+/**
+ * Which model a job runs and how it is opened. The runtime keeps one model open (a lease): a job
+ * naming the same path, tokenizer, options, provider and threads reuses it.
+ */
+export const modelFields = {
+  model: path('a Hugging Face folder or a llama2.c .bin checkpoint').optional(),
+  modelsPath: path("folder of models (the seed's flag; with --model_name)").optional(),
+  modelName: path('model folder (or llama2.c file) name under --models_path').optional(),
+  tokenizer: path('tokenizer file or folder (default: found beside the model)').optional(),
+  provider: z.enum(PROVIDER_PREFERENCES).default('auto').describe('execution provider: auto (CUDA if available, else CPU), cuda or cpu'),
+  threads: count(0, 'CPU threads for ONNX Runtime (0: all cores)').default(0),
+  // Recurrent-depth models (huginn_raven) only; no defaults, so that giving one for another
+  // model can be refused rather than ignored.
+  numSteps: count(0, "recurrent-depth models (huginn): recurrences of the core block, so blocks = prelude + core×N + coda (default: the config's mean_recurrence, 32 for huginn-0125)").optional(),
+  stateInit: z.enum(['zeros', 'random']).describe("recurrent-depth models: initial latent state, zeros (default, deterministic) or random (the original's truncated normal, per position from --state_seed)").optional(),
+  stateSeed: count(0, 'recurrent-depth models: seed of --state_init random (default 0)').optional(),
+};
+
+const modelRefObject = z.object(modelFields).strict();
+export type ModelRef = z.input<typeof modelRefObject>;
+export type ResolvedModelRef = z.output<typeof modelRefObject>;
+
+/** `--model` and `--models_path/--model_name` are two spellings of one choice: exactly one. */
+function checkModelChoice(p: { model?: string; modelsPath?: string; modelName?: string }, ctx: z.RefinementCtx): void {
+  if (p.model !== undefined && (p.modelsPath !== undefined || p.modelName !== undefined)) {
+    const other = p.modelsPath !== undefined ? 'modelsPath' : 'modelName';
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['model'], message: `conflicts with ${flagOfKey(other)}: give --model PATH, or --models_path DIR --model_name NAME`, params: { conflict: other } });
+  } else if (p.model === undefined && p.modelName === undefined) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: [p.modelsPath !== undefined ? 'modelName' : 'model'],
+      message: p.modelsPath !== undefined ? 'is required with --models_path' : 'is required: a Hugging Face folder or a llama2.c .bin (or --models_path DIR --model_name NAME)',
+    });
+  }
+}
+
+/** Data selection and prompts shared by evaluate and sweep (the seed's command 2). */
+const evalFields = {
+  hiddenStatesCachePath: path("the seed's cache folder (<dir>/<model_name>/<data_name>.safetensors) or a cache file; directions are read from (or computed beside) it").optional(),
+  mmluPro3000samplesDataFilePath: path('the labelled file the cache was saved from (seed flag): names the cache; test data when none other is given').optional(),
+  testDataPath: path('folder of test data (seed flag; the file is <dir>/<test_data_name>.json), or the test data file').optional(),
+  testDataName: z.string().min(1).describe('test data key (seed flag); also the data name of the run').optional(),
+  dataFile: path('the test data file (JSON, JSONL, parquet), or "demo" for the built-in demo dataset').optional(),
+  kind: z.string().min(1).describe('dataset schema (default: detected from the fields)').optional(),
+  labelRule: z.string().min(1).describe('e.g. "score>0.5" or "label:Reasoning=reasoning,Memorization=memorization" (default per schema)').optional(),
+  dataSplit: z.string().min(1).describe('named split of a JSON file with several (e.g. PopQA dev/test)').optional(),
+  directionFile: path('a directions file (compute-directions); wins over the cache').optional(),
+  directionsHoldout: z.number().min(0).lt(1).default(0.2).describe('held-out fraction when directions must be computed from the cache'),
+  split: z.enum(['holdout', 'overlap']).default('holdout').describe('holdout: evaluate only records the directions were not computed from; overlap: what the seed did'),
+  sampleSize: count(1, 'records to evaluate, drawn with --seed').default(200),
+  seed: count(0, 'sampling seed').default(0),
+  withFewshotPrompts: z.boolean().default(false).describe('MMLU-Pro 5-shot by category (needs --fewshot_file, except for the demo data), GSM8K 8-shot'),
+  withCot: z.boolean().default(false).describe('chain-of-thought few-shot examples and "Let\'s think step by step." (with --with_fewshot_prompts)'),
+  fewshotFile: path("MMLU-Pro's validation split (JSON/JSONL/parquet), source of the 5-shot examples").optional(),
+  shots: count(1, 'MMLU-Pro few-shot examples per category (the seed: 5)').default(5),
+  template: z.string().min(1).default('auto').describe('auto (seed-chat with a chat template, else plain), seed-chat, plain, bare, or a text with {question} {options}'),
+  system: z.string().describe('system prompt of the seed-chat template (default "You are a helpful assistant.")').optional(),
+  scoring: z.enum(['generate', 'loglik']).default('generate').describe("generate (greedy generation + the seed's regex) or loglik (highest log-probability option letter)"),
+  batchSize: count(1, 'prompts per batch').default(1),
+  maxNewTokens: count(1, 'generated tokens at most').default(200),
+  stop: z.array(z.string()).min(1).describe('stop strings added to the tokenizer\'s (default with few-shot prompts: "\\n\\nQ:")').optional(),
+  lenient: z.boolean().default(false).describe('lenient answer pattern ("Answer is B", "answer is: C") instead of the seed\'s regex'),
+  noPrefixReuse: z.boolean().default(false).describe("recompute every prompt in full instead of reusing each category's few-shot prefix KV (for comparison)"),
+  out: path('the run file (JSON)').optional(),
+  outputPath: path('folder for the run file when --out is not given (<dir>/<model_name>/<data>.<command>.<hash>.json)')
+    .default(`${WORKSPACE_DEFAULTS.outputPath}/${OUTPUT_SUBFOLDERS.runs}`),
+  checkpointSeconds: z.number().positive().default(30).describe('seconds between partial run-file writes'),
+};
+
+/** The parameters evaluate and sweep share (the evaluation engine's common options). */
+export const commonEvalSchema = z.object({ ...modelFields, ...evalFields }).strict();
+export type CommonEvalParams = z.output<typeof commonEvalSchema>;
+
+function checkTestData(p: { dataFile?: string; testDataPath?: string }, ctx: z.RefinementCtx): void {
+  if (p.dataFile !== undefined && p.testDataPath !== undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['dataFile'], message: 'conflicts with --test_data_path: give the test data once, as a file (--data_file) or as the seed\'s --test_data_path DIR --test_data_name KEY', params: { conflict: 'testDataPath' } });
+  }
+}
+
+/** What each evaluated intervention scored, as the run file's summaries hold it. */
+const interventionSummarySchema = z.object({
+  id: z.string(),
+  reasoning: accuracySchema,
+  memorization: accuracySchema,
+});
+
+const evalResultSchema = z.object({
+  /** The run file written (absolute). */
+  runFile: z.string(),
+  /** The seed's stdout lines (`Layer [66] - Reasoning Subset Accuracy: …`), in order. */
+  lines: z.array(z.string()),
+  summaries: z.array(interventionSummarySchema),
+  /** Items per second over the whole run. */
+  itemsPerSecond: z.number(),
+  warnings: z.array(z.string()),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The jobs
+
+export interface JobCli {
+  /** The parameter given as the command's positional argument (it also has its flag). */
+  positional?: string;
+  /** Flag names that are not the plain snake_case of the key. */
+  flags?: Record<string, string>;
+  /** Extra flag names for a key; for list parameters each one appends. */
+  aliases?: Record<string, string[]>;
+}
+
+export interface JobDefinition<N extends string, P extends z.ZodTypeAny, R extends z.ZodTypeAny> {
+  /** The CLI command (`layerlab <name>`). */
+  name: N;
+  /** One line saying what it does (CLI help, palette tooltips). */
+  summary: string;
+  /** The parameter object's fields (before cross-field checks): the argv codec walks these. */
+  fields: z.ZodObject<z.ZodRawShape, 'strict'>;
+  /** The full parameter schema, with cross-field checks and defaults. */
+  params: P;
+  result: R;
+  cli: JobCli;
+  request: RequestType<z.input<P> & WorkDoneParams, z.output<R>, RuntimeErrorData>;
+}
+
+function defineJob<N extends string, S extends z.ZodRawShape, R extends z.ZodTypeAny>(
+  name: N,
+  method: string,
+  summary: string,
+  shape: S,
+  result: R,
+  opts: { cli?: JobCli; refine?: (p: z.output<z.ZodObject<S, 'strict'>>, ctx: z.RefinementCtx) => void } = {},
+) {
+  const fields = z.object(shape).strict();
+  const params = opts.refine ? fields.superRefine(opts.refine) : fields;
+  return {
+    name,
+    summary,
+    fields: fields as unknown as z.ZodObject<z.ZodRawShape, 'strict'>,
+    params,
+    result,
+    cli: opts.cli ?? {},
+    request: new RequestType<z.input<typeof params> & WorkDoneParams, z.output<R>, RuntimeErrorData>(`layerlab/job/${method}`),
+  } satisfies JobDefinition<N, typeof params, R>;
+}
+
+const refineModel = (p: ResolvedModelRef, ctx: z.RefinementCtx) => checkModelChoice(p, ctx);
+
+/** A model reference on its own (`layerlab/describeModel`). */
+export const modelRefSchema = modelRefObject.superRefine(refineModel);
+
+export const saveHiddenStatesJob = defineJob(
+  'save-hidden-states',
+  'saveHiddenStates',
+  "cache every layer's hidden states over a dataset (the seed's first command); resumable",
+  {
+    ...modelFields,
+    dataFilePath: path('dataset file: JSON array, JSONL or parquet'),
+    dataName: z.string().min(1).describe('key of this dataset in the cache (default: the file name)').optional(),
+    outputPath: path('cache folder; files go to OUTPUT/<model>/<data_name>.safetensors').default(`${WORKSPACE_DEFAULTS.outputPath}/${OUTPUT_SUBFOLDERS.cache}`),
+    dataSampleSize: count(1, 'cache a seeded sample of this many records (default: all)').optional(),
+    dataBatchSize: count(1, 'records per forward pass').default(4),
+    seed: count(0, 'sampling seed').default(0),
+    hooks: z.array(z.string().min(1)).min(1).describe('hook points: names like blocks.3.hook_resid_post, or post (every block output, the default), pre, all').optional(),
+    positions: z.enum(['last', 'mean', 'all']).default('last').describe('last (last prompt token), mean (over the prompt) or all'),
+    dtype: z.enum(['float32', 'float16']).default('float32').describe('stored precision of the hidden states'),
+    template: z.string().min(1).default('auto').describe('prompt template: auto (seed-chat when the tokenizer has a chat template, else bare), seed-chat, bare, or a text with {question} and {options}'),
+    kind: z.string().min(1).describe('dataset schema (default: detected from the fields)').optional(),
+    split: z.string().min(1).describe('named split of a JSON file with several (e.g. PopQA dev/test)').optional(),
+    labelRule: z.string().min(1).describe('e.g. "score>0.5" or "label:Reasoning=reasoning,Memorization=memorization" (default per schema)').optional(),
+  },
+  z.object({
+    cacheFile: z.string(),
+    records: z.number().int(),
+    hooks: z.array(z.string()),
+    /** Records found already cached by an interrupted run (0: started afresh). */
+    resumedFrom: z.number().int(),
+    /** The cache was complete before this run: nothing was computed. */
+    alreadyComplete: z.boolean(),
+  }),
+  { refine: refineModel },
+);
+
+export const computeDirectionsJob = defineJob(
+  'compute-directions',
+  'computeDirections',
+  'difference-of-means direction per hook point from a hidden-state cache, with separation statistics',
+  {
+    cache: path('the hidden-state cache file (OUTPUT/<model>/<data_name>.safetensors)'),
+    holdout: z.number().min(0).lt(1).default(0.2).describe('fraction of records held out of the means for held-out statistics (0 for none)'),
+    seed: count(0, 'seed of the held-out split').default(0),
+    hooks: z.array(z.string().min(1)).min(1).describe('hook points (default: every hook point in the cache)').optional(),
+  },
+  z.object({ directionsFile: z.string(), statsFile: z.string(), layers: z.array(directionLayerStatsSchema) }),
+  { cli: { positional: 'cache' } },
+);
+
+export const evaluateJob = defineJob(
+  'evaluate',
+  'evaluate',
+  "accuracy on the reasoning and memorization subsets, with or without an intervention (the seed's second command); writes a run file",
+  {
+    ...modelFields,
+    ...evalFields,
+    withIntervention: z.boolean().default(false).describe('edit the model along the direction (seed flag)'),
+    layerIndices: z.array(z.number().int().min(0)).min(1).describe('blocks to edit, each with its own direction (seed flag)').optional(),
+    withPreHook: z.boolean().default(false).describe('edit the input of each block (blocks.L.hook_resid_pre)'),
+    withPostHook: z.boolean().default(false).describe('edit the output of each block (blocks.L.hook_resid_post; the default)'),
+    scale: z.number().default(0.1).describe('x ← x + scale·(x·d̂)·d̂'),
+    alpha: z.number().default(0).describe('additive steering x ← x + alpha·d̂'),
+    directionLayer: z.number().int().min(0).describe("paper-code mode: this block's direction at every edited block").optional(),
+    withBaseline: z.boolean().default(false).describe('also run the no-intervention baseline, in the same run file'),
+  },
+  evalResultSchema,
+  {
+    cli: { flags: { mmluPro3000samplesDataFilePath: 'mmlu_pro_3000samples_data_file_path' } },
+    refine: (p, ctx) => {
+      checkModelChoice(p, ctx);
+      checkTestData(p, ctx);
+      if (p.withPreHook && p.withPostHook) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['withPreHook'], message: 'conflicts with --with_post_hook: an evaluation edits one of them (a sweep can take both)', params: { conflict: 'withPostHook' } });
+      }
+    },
+  },
+);
+
+export const sweepJob = defineJob(
+  'sweep',
+  'sweep',
+  'layers × scales (× alphas × directions) with the baseline and random-direction controls, in one process and one run file',
+  {
+    ...modelFields,
+    ...evalFields,
+    layerIndices: z.array(z.number().int().min(0)).min(1).describe('blocks swept, one at a time (default: every block)').optional(),
+    withPreHook: z.boolean().default(false).describe('sweep edits of block inputs (blocks.L.hook_resid_pre)'),
+    withPostHook: z.boolean().default(false).describe('sweep edits of block outputs (the default; give both flags for both)'),
+    scales: z.array(z.number()).min(1).default([0.1]).describe('scales swept'),
+    alphas: z.array(z.number()).min(1).default([0]).describe('additive coefficients swept'),
+    directionLayer: z.number().int().min(0).describe("paper-code mode: this block's direction at every swept block").optional(),
+    directionFiles: z.array(z.string().min(1)).min(1).describe('several directions files, each swept (instead of --direction_file / the cache)').optional(),
+    randomControls: count(0, 'random unit directions per grid point').default(1),
+    randomSeed: count(0, 'seed of the random directions').default(1234),
+  },
+  evalResultSchema,
+  {
+    cli: { flags: { mmluPro3000samplesDataFilePath: 'mmlu_pro_3000samples_data_file_path' }, aliases: { scales: ['scale'], alphas: ['alpha'] } },
+    refine: (p, ctx) => {
+      checkModelChoice(p, ctx);
+      checkTestData(p, ctx);
+      if (p.directionFiles && p.directionFile !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['directionFiles'], message: 'conflicts with --direction_file: list every file under --direction_files', params: { conflict: 'directionFile' } });
+      }
+    },
+  },
+);
+
+export const demoJob = defineJob(
+  'demo',
+  'demo',
+  'the whole pipeline on the built-in demo model and data: cache → directions → sweep (random weights: numbers are not findings)',
+  {
+    modelsPath: path('folder the demo model is written into (as demo/)').default(WORKSPACE_DEFAULTS.modelsPath),
+    datasetsPath: path('folder the demo dataset is written into').default(WORKSPACE_DEFAULTS.datasetsPath),
+    outputPath: path('output folder (hidden_states/ and runs/ inside)').default(WORKSPACE_DEFAULTS.outputPath),
+    provider: modelFields.provider,
+    threads: modelFields.threads,
+  },
+  z.object({
+    modelDir: z.string(),
+    dataFile: z.string(),
+    cacheFile: z.string(),
+    directionsFile: z.string(),
+    statsFile: z.string(),
+    runFile: z.string(),
+    lines: z.array(z.string()),
+  }),
+);
+
+export const generateJob = defineJob(
+  'generate',
+  'generate',
+  'greedy generation from a prompt',
+  {
+    ...modelFields,
+    prompt: z.string().default('').describe('prompt text (empty: generate from BOS alone)'),
+    maxNewTokens: count(0, 'tokens to generate at most').default(64),
+    stop: z.array(z.string()).min(1).describe("stop strings (default: the tokenizer's end-of-turn strings)").optional(),
+    noBos: z.boolean().default(false).describe('do not prepend BOS to the prompt'),
+  },
+  z.object({
+    /** Prompt and generated ids. */
+    ids: z.array(z.number().int()),
+    /** The generated text (cut before a stop string). */
+    text: z.string(),
+    stopReason: z.enum(['eos', 'stop-string', 'max-new-tokens', 'context-full']),
+    promptTokens: z.number().int(),
+    newTokens: z.number().int(),
+  }),
+  { refine: refineModel },
+);
+
+export const infoJob = defineJob(
+  'info',
+  'info',
+  'opens a model and describes it: architecture, blocks, hook points, d_model, vocabulary and execution provider',
+  modelFields,
+  modelInfoSchema,
+  { refine: refineModel },
+);
+
+export const inspectCacheJob = defineJob(
+  'inspect-cache',
+  'inspectCache',
+  'lists hidden-state caches under a folder (or one file): hook points, rows, provenance, partial ones',
+  { target: path('a cache file or a folder searched recursively').default(`${WORKSPACE_DEFAULTS.outputPath}/${OUTPUT_SUBFOLDERS.cache}`) },
+  z.object({ caches: z.array(cacheEntrySchema) }),
+  { cli: { positional: 'target' } },
+);
+
+/** Every job, by CLI name. Adding a job: define it above, add it here and in runtime/jobs/. */
+export const JOBS = {
+  'save-hidden-states': saveHiddenStatesJob,
+  'compute-directions': computeDirectionsJob,
+  evaluate: evaluateJob,
+  sweep: sweepJob,
+  demo: demoJob,
+  generate: generateJob,
+  info: infoJob,
+  'inspect-cache': inspectCacheJob,
+} as const;
+
+export type Jobs = typeof JOBS;
+export type JobName = keyof Jobs;
+export const JOB_NAMES = Object.keys(JOBS) as JobName[];
+/** What a caller sends: defaults may be left out. */
+export type JobParamsIn<N extends JobName> = z.input<Jobs[N]['params']>;
+/** What a handler receives: checked, with every default filled in. */
+export type JobParams<N extends JobName> = z.output<Jobs[N]['params']>;
+export type JobResult<N extends JobName> = z.output<Jobs[N]['result']>;
+
+export function isJobName(s: string): s is JobName {
+  return Object.prototype.hasOwnProperty.call(JOBS, s);
+}
+
+/** `--flag` for a parameter key (the seed's snake_case, or the job's own spelling). */
+export function flagOfKey(key: string, cli: JobCli = {}): string {
+  return `--${cli.flags?.[key] ?? snakeCase(key)}`;
+}
+
+export function snakeCase(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+
+/** LSP's `WorkDoneProgressParams`: the client names a token, the server reports progress on it. */
+export interface WorkDoneParams {
+  workDoneToken?: string | number;
+}
+
+/**
+ * A job's progress on its work-done token. `done` never decreases within a job. `rate` and
+ * `etaSeconds` are measured by the runtime (items per second since the job's first report).
+ */
+export interface JobProgress {
+  done: number;
+  total: number;
+  /** What the job is on, e.g. `post@12 scale=0.1, math` or `caching hidden states`. */
+  message?: string;
+  /** Units of `done` per second, once measurable. */
+  rate?: number;
+  etaSeconds?: number;
+}
+
+export const JobProgressType = new ProgressType<JobProgress>();
+
+/** `12/40 (30%), 3.1/s, ETA 9 s, post@3 scale=0.1` — the CLI's line and the editor's message. */
+export function describeProgress(p: JobProgress): string {
+  const pct = p.total ? Math.floor((100 * p.done) / p.total) : 100;
+  const parts = [`${p.done}/${p.total} (${pct}%)`];
+  if (p.rate !== undefined) parts.push(`${p.rate >= 10 ? p.rate.toFixed(0) : p.rate.toFixed(1)}/s`);
+  if (p.etaSeconds !== undefined) parts.push(`ETA ${formatSeconds(p.etaSeconds)}`);
+  if (p.message) parts.push(p.message);
+  return parts.join(', ');
+}
+
+export function formatSeconds(s: number): string {
+  if (s < 60) return `${Math.ceil(s)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}

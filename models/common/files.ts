@@ -199,8 +199,8 @@ export interface AtomicWriteOptions {
   hint?: string;
 }
 
-/** Writes `content` to `tmp` and fsyncs it; removes `tmp` if that fails. */
-function writeTemp(tmp: string, content: FileContent): void {
+/** Writes `content` to `tmp` (the temporary file of `target`) and fsyncs it; removes `tmp` if that fails. */
+function writeTemp(tmp: string, content: FileContent, target: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'w');
@@ -209,7 +209,7 @@ function writeTemp(tmp: string, content: FileContent): void {
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
-    failpoint('atomic-write:temp-written');
+    failpoint(`temp-written:${path.basename(target)}`);
   } catch (e) {
     if (fd !== undefined) {
       try {
@@ -236,7 +236,7 @@ export function writeFileAtomic(file: string, content: FileContent, opts: Atomic
     ensureDir(dir);
     removeStaleTemps(abs);
     const tmp = tempPathFor(abs);
-    writeTemp(tmp, content);
+    writeTemp(tmp, content, abs);
     try {
       fs.renameSync(tmp, abs);
     } catch (e) {
@@ -278,7 +278,7 @@ export function writeFilesTogether(files: { file: string; content: FileContent }
     const entries: JournalEntry[] = abs.map((file) => ({ file: path.basename(file), tmp: path.basename(tempPathFor(file)) }));
     try {
       for (const f of abs) removeStaleTemps(f);
-      files.forEach((f, i) => writeTemp(path.join(dir, entries[i].tmp), f.content));
+      files.forEach((f, i) => writeTemp(path.join(dir, entries[i].tmp), f.content, abs[i]));
       writeFileAtomic(journal, JSON.stringify({ format: 'layerlab-commit', renames: entries }));
     } catch (e) {
       for (const en of entries) fs.rmSync(path.join(dir, en.tmp), { force: true });

@@ -60,6 +60,7 @@ export interface OutputLock {
 }
 
 const OWNER_FILE = 'owner.json';
+const TAKER_FILE = 'taken-over-by';
 /** Leftovers of crashed takeovers and acquisitions older than this are removed. */
 const LEFTOVER_MS = 60_000;
 const MAX_COMMAND_CHARS = 300;
@@ -120,7 +121,10 @@ function describeOwner(o: LockOwner): string {
   return `pid ${o.pid}${o.host !== os.hostname() ? ` on host ${o.host}` : ''}, started ${o.startedAt}, command: ${o.command}`;
 }
 
-/** Removes crashed acquisitions' temporary folders and old takeover leftovers beside the lock. */
+/**
+ * Removes what crashed writers left beside the lock: acquisitions' temporary folders (by their
+ * pid) and takeover leftovers whose taker is gone (or, without a taker record, that are old).
+ */
 function removeLeftovers(lockDir: string): void {
   const dir = path.dirname(lockDir);
   const base = path.basename(lockDir);
@@ -139,10 +143,19 @@ function removeLeftovers(lockDir: string): void {
     try {
       // ctime, not mtime: a rename (the takeover) updates ctime, so a fresh takeover looks fresh.
       const old = Date.now() - fs.statSync(p).ctimeMs > LEFTOVER_MS;
-      if ((pending && !processAlive(Number(pending[1]))) || old) fs.rmSync(p, { recursive: true, force: true });
+      const owner = pending ? Number(pending[1]) : takerOf(p);
+      if ((owner !== undefined && owner !== process.pid && !processAlive(owner)) || old) fs.rmSync(p, { recursive: true, force: true });
     } catch {
       // raced with another cleaner
     }
+  }
+}
+
+function takerOf(grave: string): number | undefined {
+  try {
+    return Number(fs.readFileSync(path.join(grave, TAKER_FILE), 'utf8'));
+  } catch {
+    return undefined;
   }
 }
 
@@ -150,13 +163,13 @@ function removeLeftovers(lockDir: string): void {
  * Takes the lock of `target`, or throws OutputLockedError naming the process that holds it.
  * `purpose` says what is being written, for the other process's message.
  */
-export function acquireOutputLock(target: string, purpose: string): OutputLock {
+export function acquireOutputLock(target: string, purpose: string, opts: { hint?: string } = {}): OutputLock {
   const abs = path.resolve(target);
   const lockDir = lockDirFor(abs);
   const parent = path.dirname(lockDir);
   const me = ownRecord(purpose);
   const pending = `${lockDir}.new-${process.pid}-${me.nonce}`;
-  const fsCtx = { path: lockDir, operation: `create the lock that keeps other processes from writing ${path.basename(abs)}` };
+  const fsCtx = { path: lockDir, operation: `create the lock that keeps other processes from writing ${path.basename(abs)}`, hint: opts.hint };
   try {
     ensureDir(pending);
     fs.writeFileSync(path.join(pending, OWNER_FILE), JSON.stringify(me, null, 1));
@@ -205,6 +218,12 @@ export function acquireOutputLock(target: string, purpose: string): OutputLock {
         continue;
       }
       takenOver.push(grave);
+      // Who took it over: if we die before release, the next writer may remove it at once.
+      try {
+        fs.writeFileSync(path.join(grave, TAKER_FILE), String(process.pid));
+      } catch {
+        // removed after LEFTOVER_MS instead
+      }
     }
     if (readOwner(lockDir)?.nonce !== me.nonce) throw new Error(`${lockDir}: could not take the lock after repeated attempts`);
   } catch (e) {
@@ -225,24 +244,4 @@ export function acquireOutputLock(target: string, purpose: string): OutputLock {
       for (const g of takenOver) fs.rmSync(g, { recursive: true, force: true });
     },
   };
-}
-
-/** Runs `fn` holding the output lock of `target`, releasing it however `fn` ends. */
-export async function withOutputLock<T>(target: string, purpose: string, fn: (lock: OutputLock) => Promise<T> | T): Promise<T> {
-  const lock = acquireOutputLock(target, purpose);
-  try {
-    return await fn(lock);
-  } finally {
-    lock.release();
-  }
-}
-
-/** The synchronous twin of withOutputLock. */
-export function withOutputLockSync<T>(target: string, purpose: string, fn: (lock: OutputLock) => T): T {
-  const lock = acquireOutputLock(target, purpose);
-  try {
-    return fn(lock);
-  } finally {
-    lock.release();
-  }
 }

@@ -113,7 +113,7 @@ describe('writeFilesTogether', () => {
     writeFilesTogether([{ file: a, content: 'A1' }, { file: b, content: 'B1' }]);
     const child = spawnSync(process.execPath, ['--import', 'tsx', '-e',
       `require(${JSON.stringify(FILES)}).writeFilesTogether([{ file: ${JSON.stringify(a)}, content: 'A2' }, { file: ${JSON.stringify(b)}, content: 'B2' }])`],
-    { cwd: ROOT, env: { ...process.env, LAYERLAB_FAILPOINT: 'atomic-write:temp-written' } });
+    { cwd: ROOT, env: { ...process.env, LAYERLAB_FAILPOINT: 'temp-written:p.json' } });
     assert.equal(child.signal, 'SIGKILL');
     assert.deepEqual([fs.readFileSync(a, 'utf8'), fs.readFileSync(b, 'utf8')], ['A1', 'B1']);
     assert.ok(fs.readdirSync(dir).some((n) => n.includes('.tmp-')), 'the killed writer left a temporary file');

@@ -16,6 +16,7 @@
  * ~1e-5 and greedy outputs are identical unless two tokens tie within that.
  */
 import { scoreItem, type MmluProFewShot } from '../../datasets';
+import { acquireOutputLock } from '../../models/common/lock';
 import type { ModelTokenizer } from '../../models/load';
 import { CancelledError, generateGreedy } from '../generate';
 import { selectRows, type InstrumentedModel, type KvState } from '../model';
@@ -255,71 +256,82 @@ export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, int
     };
   };
 
-  log(`${interventions.length} run(s) × ${nItems} items, ${batches.length} batch(es) each, scoring ${s.scoring}; run file ${file}`);
-  ctx.onProgress?.(0, total, interventions[0]?.spec.id ?? '');
-  for (const iv of interventions) {
-    const ti = Date.now();
-    const items: (RunItem | undefined)[] = new Array(nItems);
-    const partial = (): InterventionResult => {
-      const doneItems = items.filter((x): x is RunItem => x !== undefined);
-      return { intervention: iv.spec, summary: summarise(doneItems), items: doneItems, seconds: (Date.now() - ti) / 1000, complete: false };
-    };
-    const fwd = { edits: iv.edits, forceEditGraph: iv.forceEditGraph };
-    const prefixFor = async (p: SharedPrefix): Promise<KvState> => {
-      const key = `${iv.editKey}|${p.key}`;
-      let kv = prefixKv.get(key);
-      if (!kv) {
-        // Only one edited prefix is alive at a time (batches are grouped by prefix).
-        for (const k of prefixKv.keys()) if (!k.startsWith('none|')) prefixKv.delete(k);
-        kv = (await model.forward([p.tokens], undefined, fwd)).kv;
-        prefixKv.set(key, kv);
-      }
-      return kv;
-    };
-    try {
-      for (const batch of batches) {
-        if (ctx.signal?.aborted) throw new CancelledError();
-        const prefix = s.prefixReuse && batch[0]!.sharedLen > 0 ? s.prompts.prefixes.get(batch[0]!.prefixKey!)! : undefined;
-        const past = prefix ? selectRows(await prefixFor(prefix), batch.map(() => 0)) : undefined;
-        const start = (it: PreparedItem) => (prefix ? it.sharedLen : 0);
-        const out = s.scoring === 'generate'
-          ? await generateBatch(model, tokenizer, batch, past, start, s, iv, ctx.signal)
-          : await loglikBatch(model, batch, past, start, fwd);
-        out.forEach((item, i) => (items[batch[i]!.index] = item));
-        done += batch.length;
-        ctx.onProgress?.(done, total, `${iv.spec.id}${batch[0]!.group ? `, ${batch[0]!.group}` : ''}`);
-        if (Date.now() - lastWrite >= checkpointMs) {
-          writeRunFileAtomic(file, snapshot(false, partial()));
-          lastWrite = Date.now();
-        }
-      }
-    } catch (e) {
-      // Cancelled or failed: what was evaluated so far stays readable, marked incomplete.
-      try {
-        writeRunFileAtomic(file, snapshot(false, partial()));
-        log(`${e instanceof CancelledError ? 'cancelled' : 'stopped by an error'}: partial run file (complete: false) ${file}`);
-      } catch {
-        // The original error matters more than a failed partial write.
-      }
-      throw e;
-    }
-    if (!(iv.editKey === 'none' && noEditRuns > 1)) {
-      for (const k of [...prefixKv.keys()]) if (k.startsWith(`${iv.editKey}|`)) prefixKv.delete(k);
-    }
-    const finished = items as RunItem[];
-    const result: InterventionResult = { intervention: iv.spec, summary: summarise(finished), items: finished, seconds: (Date.now() - ti) / 1000 };
-    results.push(result);
-    for (const line of seedLines(result, { qualify })) {
-      lines.push(line);
-      ctx.out?.(line);
-    }
-    writeRunFileAtomic(file, snapshot(false));
-    lastWrite = Date.now();
+  // One writer per run file: the same experiment started twice (the palette and a terminal) would
+  // otherwise interleave snapshots of two runs in one file.
+  const lock = acquireOutputLock(file, 'run file', { hint: 'choose a writable --out or --output_path' });
+  try {
+    return await runLocked();
+  } finally {
+    lock.release();
   }
-  const run = snapshot(true);
-  writeRunFileAtomic(file, run);
-  log(`run file: ${file}`);
-  return { file, run, lines };
+
+  async function runLocked(): Promise<EvalOutcome> {
+    log(`${interventions.length} run(s) × ${nItems} items, ${batches.length} batch(es) each, scoring ${s.scoring}; run file ${file}`);
+    ctx.onProgress?.(0, total, interventions[0]?.spec.id ?? '');
+    for (const iv of interventions) {
+      const ti = Date.now();
+      const items: (RunItem | undefined)[] = new Array(nItems);
+      const partial = (): InterventionResult => {
+        const doneItems = items.filter((x): x is RunItem => x !== undefined);
+        return { intervention: iv.spec, summary: summarise(doneItems), items: doneItems, seconds: (Date.now() - ti) / 1000, complete: false };
+      };
+      const fwd = { edits: iv.edits, forceEditGraph: iv.forceEditGraph };
+      const prefixFor = async (p: SharedPrefix): Promise<KvState> => {
+        const key = `${iv.editKey}|${p.key}`;
+        let kv = prefixKv.get(key);
+        if (!kv) {
+          // Only one edited prefix is alive at a time (batches are grouped by prefix).
+          for (const k of prefixKv.keys()) if (!k.startsWith('none|')) prefixKv.delete(k);
+          kv = (await model.forward([p.tokens], undefined, fwd)).kv;
+          prefixKv.set(key, kv);
+        }
+        return kv;
+      };
+      try {
+        for (const batch of batches) {
+          if (ctx.signal?.aborted) throw new CancelledError();
+          const prefix = s.prefixReuse && batch[0]!.sharedLen > 0 ? s.prompts.prefixes.get(batch[0]!.prefixKey!)! : undefined;
+          const past = prefix ? selectRows(await prefixFor(prefix), batch.map(() => 0)) : undefined;
+          const start = (it: PreparedItem) => (prefix ? it.sharedLen : 0);
+          const out = s.scoring === 'generate'
+            ? await generateBatch(model, tokenizer, batch, past, start, s, iv, ctx.signal)
+            : await loglikBatch(model, batch, past, start, fwd);
+          out.forEach((item, i) => (items[batch[i]!.index] = item));
+          done += batch.length;
+          ctx.onProgress?.(done, total, `${iv.spec.id}${batch[0]!.group ? `, ${batch[0]!.group}` : ''}`);
+          if (Date.now() - lastWrite >= checkpointMs) {
+            writeRunFileAtomic(file, snapshot(false, partial()));
+            lastWrite = Date.now();
+          }
+        }
+      } catch (e) {
+        // Cancelled or failed: what was evaluated so far stays readable, marked incomplete.
+        try {
+          writeRunFileAtomic(file, snapshot(false, partial()));
+          log(`${e instanceof CancelledError ? 'cancelled' : 'stopped by an error'}: partial run file (complete: false) ${file}`);
+        } catch {
+          // The original error matters more than a failed partial write.
+        }
+        throw e;
+      }
+      if (!(iv.editKey === 'none' && noEditRuns > 1)) {
+        for (const k of [...prefixKv.keys()]) if (k.startsWith(`${iv.editKey}|`)) prefixKv.delete(k);
+      }
+      const finished = items as RunItem[];
+      const result: InterventionResult = { intervention: iv.spec, summary: summarise(finished), items: finished, seconds: (Date.now() - ti) / 1000 };
+      results.push(result);
+      for (const line of seedLines(result, { qualify })) {
+        lines.push(line);
+        ctx.out?.(line);
+      }
+      writeRunFileAtomic(file, snapshot(false));
+      lastWrite = Date.now();
+    }
+    const run = snapshot(true);
+    writeRunFileAtomic(file, run);
+    log(`run file: ${file}`);
+    return { file, run, lines };
+  }
 }
 
 function baseItem(it: PreparedItem): Omit<RunItem, 'parsed' | 'correct'> {

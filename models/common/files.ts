@@ -341,6 +341,3 @@ export function failpoint(name: string): void {
 export function layerlabCacheDir(): string {
   return process.env.LAYERLAB_CACHE_DIR || path.join(os.homedir(), '.cache', 'layerlab');
 }
-
-/** The advice for an unusable cache folder. */
-export const CACHE_DIR_HINT = 'set LAYERLAB_CACHE_DIR to a writable folder (LayerLab keeps built graphs and file hashes there)';

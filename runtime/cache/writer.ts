@@ -245,7 +245,6 @@ async function writeLocked(model: InstrumentedModel, job: CacheJob): Promise<Cac
     finalMetadata,
     { operation: 'write the finished cache file', hint: FS_HINT },
   );
-  failpoint('cache:assembled');
   try {
     fs.rmSync(dir, { recursive: true, force: true });
   } catch (e) {

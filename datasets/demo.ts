@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { sha256Hex } from './read';
 import { buildDataset } from './load';
-import { mulberry32 } from './sample';
+import { mulberry32 } from '../models/common/prng';
 import { LETTERS, type Dataset, type QARecord, type Subset } from './records';
 
 /** [question, correct answer, three distractors, MMLU-Pro category] */

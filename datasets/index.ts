@@ -3,7 +3,7 @@
 // import from here rather than from the individual modules.
 
 export * from './records';
-export { DatasetError, readTable, sha256Hex, type DatasetErrorWhere, type FileFormat, type RawTable, type ReadOptions } from './read';
+export { DatasetError, readTable, sha256Hex, TEXT_ENCODINGS, type DatasetErrorWhere, type FileFormat, type RawTable, type ReadOptions, type TextEncoding } from './read';
 export { detectKind, describeKinds, isDatasetKind, normaliseNumber, normaliseRows, type NormalisedRows, type RawRow } from './kinds';
 export * from './labels';
 export * from './sample';

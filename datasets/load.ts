@@ -3,7 +3,7 @@
 // dataset through exactly the same path without importing the package index (no cycle).
 
 import * as path from 'node:path';
-import { DatasetError, readTable, type FileFormat, type RawTable } from './read';
+import { DatasetError, readTable, type FileFormat, type RawTable, type TextEncoding } from './read';
 import { detectKind, isDatasetKind, normaliseRows, describeKinds } from './kinds';
 import { applyLabelRule, defaultLabelRule, parseLabelRule } from './labels';
 import { DATASET_KINDS, type Dataset, type DatasetKind, type LabelRule } from './records';
@@ -18,15 +18,17 @@ export interface LoadOptions {
   /** A rule, its string form ("score>0.5", "label:Reasoning=reasoning,..."), or null for no labels. Default per kind. */
   labelRule?: LabelRule | string | null;
   format?: FileFormat;
+  /** Text encoding of a JSON/JSONL file (default: UTF-8, strictly checked). */
+  encoding?: TextEncoding;
 }
 
 export async function loadDataset(file: string, opts: LoadOptions = {}): Promise<Dataset> {
-  const table = await readTable(file, { split: opts.split, format: opts.format });
+  const table = await readTable(file, { split: opts.split, format: opts.format, encoding: opts.encoding });
   return buildDataset(table, opts);
 }
 
 /** The part of loadDataset after reading: shared with the built-in demo dataset. */
-export function buildDataset(table: RawTable, opts: Omit<LoadOptions, 'split' | 'format'> = {}): Dataset {
+export function buildDataset(table: RawTable, opts: Omit<LoadOptions, 'split' | 'format' | 'encoding'> = {}): Dataset {
   const { file } = table;
   if (table.rows.length === 0) {
     throw new DatasetError({ file }, `has no records${table.split ? ` in split "${table.split}"` : ''}`, 'Check that this is the file (and split) you meant.');

@@ -54,11 +54,22 @@ export class DatasetError extends Error {
   }
 }
 
+/** Text encodings a JSON or JSONL dataset may be read in. */
+import { TEXT_ENCODINGS, type TextEncoding } from './records';
+
+export { TEXT_ENCODINGS, type TextEncoding };
+
 export interface ReadOptions {
   /** Which array to use when a JSON file is an object of named splits ({dev: [...], test: [...]}). */
   split?: string;
   /** Overrides detection from the extension and content. */
   format?: FileFormat;
+  /**
+   * The text encoding of a JSON/JSONL file. Default UTF-8, strictly: invalid bytes are an error
+   * naming the record and byte offset, never replaced silently (a U+FFFD in a question changes
+   * its tokens and its answer). A UTF-16 file is recognised and named rather than misread.
+   */
+  encoding?: TextEncoding;
 }
 
 export interface RawTable {
@@ -96,7 +107,7 @@ export async function readTable(file: string, opts: ReadOptions = {}): Promise<R
   if (format === 'parquet') {
     return { file, format, contentHash, rows: await readParquetRows(file, bytes) };
   }
-  const text = stripBom(bytes.toString('utf8'));
+  const text = decodeText(file, bytes, format, opts.encoding);
   if (format === 'jsonl') {
     const { rows, lines } = parseJsonl(file, text);
     return { file, format, contentHash, rows, lines };
@@ -120,6 +131,120 @@ function detectFormat(file: string, bytes: Uint8Array): FileFormat {
 
 function stripBom(s: string): string {
   return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+}
+
+const ENCODING_HINT = (enc: string) =>
+  `LayerLab reads datasets as UTF-8: convert the file (e.g. iconv -f ${enc} -t UTF-8 FILE > FILE.utf8), or name its encoding (--encoding ${enc.toLowerCase()}).`;
+
+/** The text of a JSON/JSONL dataset (see ReadOptions.encoding). */
+function decodeText(file: string, bytes: Buffer, format: FileFormat, encoding: TextEncoding | undefined): string {
+  if (encoding === 'latin1') return bytes.toString('latin1');
+  if (encoding === 'utf-16le' || encoding === 'utf-16be') {
+    try {
+      return stripBom(new TextDecoder(encoding, { fatal: true }).decode(bytes));
+    } catch {
+      throw new DatasetError({ file }, `is not valid ${encoding.toUpperCase()}`, 'Check the encoding you named.');
+    }
+  }
+  const utf16 = utf16Kind(bytes);
+  if (utf16) {
+    throw new DatasetError({ file }, `is encoded as UTF-16 (${utf16})`, ENCODING_HINT(utf16.startsWith('little') ? 'UTF-16LE' : 'UTF-16BE'));
+  }
+  const bad = firstInvalidUtf8(bytes);
+  if (bad >= 0) {
+    // Where the bad byte is: its line and column, and the record around it (decoded prefix).
+    const prefix = stripBom(bytes.subarray(0, bad).toString('utf8'));
+    const line = (prefix.match(/\n/g)?.length ?? 0) + 1;
+    const column = prefix.length - (prefix.lastIndexOf('\n') + 1) + 1;
+    const index = format === 'jsonl' ? jsonlRecordAt(prefix) : jsonRecordAt(prefix);
+    const shown = [...bytes.subarray(bad, bad + 4)].map((b) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`).join(' ');
+    throw new DatasetError({ file, index, line, column },
+      `is not valid UTF-8: byte offset ${bad} holds ${shown}${looksLatin1(bytes, bad) ? ' (the file looks like Latin-1 / Windows-1252 text)' : ''}`,
+      ENCODING_HINT('latin1'));
+  }
+  return stripBom(bytes.toString('utf8'));
+}
+
+/** 'little-endian' / 'big-endian' (with or without a byte-order mark) when the bytes are UTF-16 text, else undefined. */
+function utf16Kind(b: Uint8Array): string | undefined {
+  if (b[0] === 0xff && b[1] === 0xfe) return 'little-endian, with a byte-order mark';
+  if (b[0] === 0xfe && b[1] === 0xff) return 'big-endian, with a byte-order mark';
+  // Without a mark: ASCII-range JSON in UTF-16 has a zero in every other byte.
+  const n = Math.min(b.length, 4096) & ~1;
+  if (n < 4) return undefined;
+  let evenZeros = 0;
+  let oddZeros = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (b[i] === 0) evenZeros++;
+    if (b[i + 1] === 0) oddZeros++;
+  }
+  if (oddZeros > 0.4 * (n / 2) && evenZeros === 0) return 'little-endian, no byte-order mark';
+  if (evenZeros > 0.4 * (n / 2) && oddZeros === 0) return 'big-endian, no byte-order mark';
+  return undefined;
+}
+
+/** Offset of the first byte that is not part of a well-formed UTF-8 sequence (RFC 3629), or -1. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0; // no overlong forms
+      if (c === 0xed) hi = 0x9f; // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f; // nothing above U+10FFFF
+    } else return i;
+    for (let k = 1; k <= need; k++) {
+      const x = b[i + k];
+      if (x === undefined || x < (k === 1 ? lo : 0x80) || x > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += need + 1;
+  }
+  return -1;
+}
+
+/** A lone byte 0xA0–0xFF between ASCII bytes: what Latin-1 and Windows-1252 accents look like. */
+function looksLatin1(b: Uint8Array, at: number): boolean {
+  return b[at] >= 0xa0 && (b[at + 1] === undefined || b[at + 1] < 0x80);
+}
+
+/** The 0-based record a JSONL prefix ends in: the number of non-blank lines before its last line. */
+function jsonlRecordAt(prefix: string): number {
+  const lines = prefix.split('\n');
+  return lines.slice(0, -1).filter((l) => l.trim() !== '').length;
+}
+
+/**
+ * The 0-based record a JSON prefix ends in: the element of the records array (the top-level
+ * array, or the array inside a top-level object) the prefix stops in; undefined outside one.
+ */
+function jsonRecordAt(prefix: string): number | undefined {
+  const stack: { kind: string; commas: number }[] = [];
+  let inString = false;
+  for (let i = 0; i < prefix.length; i++) {
+    const ch = prefix[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '[' || ch === '{') stack.push({ kind: ch, commas: 0 });
+    else if (ch === ']' || ch === '}') stack.pop();
+    else if (ch === ',' && stack.length) stack[stack.length - 1].commas++;
+  }
+  const records = stack[0]?.kind === '[' ? stack[0] : stack[0]?.kind === '{' && stack[1]?.kind === '[' ? stack[1] : undefined;
+  return records?.commas;
 }
 
 /** 1-based line and column of a 0-based character offset. */

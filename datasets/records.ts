@@ -6,6 +6,10 @@
 export type Subset = 'reasoning' | 'memorization';
 export const SUBSETS: readonly Subset[] = ['reasoning', 'memorization'];
 
+/** Text encodings a JSON/JSONL dataset may be read in (read.ts; UTF-8 is checked strictly). */
+export const TEXT_ENCODINGS = ['utf-8', 'utf-16le', 'utf-16be', 'latin1'] as const;
+export type TextEncoding = (typeof TEXT_ENCODINGS)[number];
+
 /** The built-in dataset schemas (see kinds.ts). */
 export type DatasetKind = 'mmlu-pro' | 'reason-mem' | 'gsm8k' | 'popqa' | 'factual-recall';
 export const DATASET_KINDS: readonly DatasetKind[] = ['mmlu-pro', 'reason-mem', 'gsm8k', 'popqa', 'factual-recall'];

@@ -1,28 +1,9 @@
-// Deterministic, seeded sampling. A hand-written PRNG (not Math.random) so that "200 records with
-// seed 0" names the same records on every machine, Node version and run, which is what lets a
-// cache or a run file record its sample as (seed, n) and be re-created exactly.
+// Deterministic, seeded sampling over the shared PRNG (models/common/prng.ts), so that "200
+// records with seed 0" names the same records on every machine, Node version and run, which is
+// what lets a cache or a run file record its sample as (seed, n) and be re-created exactly.
 
+import { mulberry32, seed32 } from '../models/common/prng';
 import type { QARecord, Subset } from './records';
-
-/**
- * mulberry32: a 32-bit-state generator, uniform enough for shuffling and fully specified by its
- * seed. Returns floats in [0, 1).
- */
-export function mulberry32(seed: number): () => number {
-  let a = checkSeed(seed);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function checkSeed(seed: number): number {
-  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-  return seed >>> 0;
-}
 
 /** A uniform integer in [0, n). */
 function below(rand: () => number, n: number): number {
@@ -89,7 +70,7 @@ export function splitHoldout<T extends Pick<QARecord, 'label' | 'index'>>(record
 
 /** A different but deterministic 32-bit seed per stream. */
 function mixSeed(seed: number, stream: number): number {
-  let h = (checkSeed(seed) ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
+  let h = (seed32(seed) ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;

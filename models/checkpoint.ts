@@ -95,6 +95,35 @@ export class CheckpointError extends Error {
   }
 }
 
+/**
+ * Refuses a tensor holding NaN or ±infinity, naming it. One such weight makes the model compute
+ * NaN for every prompt, which would otherwise surface much later as NaN hidden states, NaN
+ * directions or a "generation" of token 0. `dims` places the first bad value in the tensor.
+ */
+export function checkFiniteWeights(file: string, name: string, data: Float32Array, dims: readonly number[] = [data.length]): void {
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    // v - v is 0 for finite v and NaN for NaN and ±Inf: one test for both.
+    const v = data[i];
+    if (v - v === 0) continue;
+    if (first < 0) first = i;
+    count++;
+  }
+  if (first < 0) return;
+  const at: number[] = [];
+  let rest = first;
+  for (let k = dims.length - 1; k >= 0; k--) {
+    at.unshift(rest % dims[k]);
+    rest = Math.floor(rest / dims[k]);
+  }
+  throw new CheckpointError(
+    file,
+    `tensor ${name} holds ${count} non-finite value${count > 1 ? 's' : ''} (the first, ${data[first]}, at [${at.join(', ')}]): ` +
+      'the model would compute NaN for every prompt. The file is corrupt, or training had diverged when it was saved; re-download or re-export it.',
+  );
+}
+
 /** Checks shapes against the config so a builder never sees an inconsistent checkpoint. */
 export function validateLlamaCheckpoint(ckpt: LlamaCheckpoint): void {
   const c = ckpt.config;

@@ -6,14 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { layerlabCacheDir, writeFileAtomic } from './common/files';
 
 const CHUNK = 8 << 20;
 
 function memoFile(): string {
-  const root = process.env.LAYERLAB_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'layerlab');
-  return path.join(root, 'fingerprints.json');
+  return path.join(layerlabCacheDir(), 'fingerprints.json');
 }
 
 /**
@@ -52,13 +51,10 @@ function readMemo(): Record<string, string> {
 }
 
 function writeMemo(memo: Record<string, string>): void {
-  // Best effort: a read-only home folder only costs re-hashing next time.
+  // Best effort: a read-only home folder only costs re-hashing next time. Several processes may
+  // write it at once; each write is whole, and the last one wins (losing a memo entry costs a hash).
   try {
-    const file = memoFile();
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(memo));
-    fs.renameSync(tmp, file);
+    writeFileAtomic(memoFile(), JSON.stringify(memo));
   } catch {
     /* ignore */
   }

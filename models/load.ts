@@ -95,8 +95,16 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string, option
       contentHash: probe.contentHash,
     };
   }
+  const foreign = describeNonLlama2cFile(modelPath);
+  if (foreign) throw new CheckpointError(modelPath, foreign);
   const probe = probeLlama2cCheckpoint(modelPath);
   const tokFile = tokenizerPath ?? findLlama2cTokenizer(modelPath);
+  if (tokenizerPath !== undefined && fs.existsSync(tokenizerPath) && fs.statSync(tokenizerPath).isDirectory()) {
+    throw new CheckpointError(
+      path.resolve(tokenizerPath),
+      'is a folder, but a llama2.c model needs a llama2.c tokenizer file (tokenizer.bin or tok*.bin); a Hugging Face tokenizer folder belongs to a Hugging Face model',
+    );
+  }
   const tok = readLlama2cTokenizer(tokFile, probe.config.vocabSize);
   return {
     format: 'llama2c',
@@ -106,6 +114,46 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string, option
     config: probe.config,
     contentHash: probe.contentHash,
   };
+}
+
+/**
+ * What a file given as a llama2.c checkpoint really is, when it is recognisably something else
+ * (read as a llama2.c header, its first bytes give meaningless sizes); undefined when it may be one.
+ */
+function describeNonLlama2cFile(file: string): string | undefined {
+  let head: Buffer;
+  let size: number;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      size = fs.fstatSync(fd).size;
+      head = Buffer.alloc(Math.min(16, size));
+      fs.readSync(fd, head, 0, head.length, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined; // the llama2.c reader reports unreadable files itself
+  }
+  const dir = path.dirname(path.resolve(file));
+  const inHfFolder = fs.existsSync(path.join(dir, 'config.json'));
+  const folderHint = inHfFolder
+    ? `pass the folder that holds it and config.json: --model ${dir}`
+    : 'a Hugging Face model is a folder with config.json, tokenizer.json and the weights: pass that folder';
+  // safetensors: a little-endian u64 header length, then a JSON object.
+  if (head.length >= 9 && head.readBigUInt64LE(0) < BigInt(size) && head[8] === 0x7b) {
+    return `is a safetensors weights file, not a llama2.c checkpoint; ${folderHint}`;
+  }
+  const text = head.toString('latin1');
+  if (text.startsWith('GGUF')) return 'is a GGUF file (llama.cpp), which LayerLab does not read; use the Hugging Face folder (safetensors) of the model';
+  if (text.startsWith('PK\x03\x04')) return 'is a zip archive (a PyTorch .bin/.pt checkpoint?), which LayerLab does not read; convert it to safetensors in a Hugging Face folder';
+  // Text, not a header that happens to start with '{' (dim 123): every byte printable.
+  const printable = [...head].every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f));
+  if (printable && /^\s*[{[]/.test(text)) {
+    return `is a JSON file, not a llama2.c checkpoint; ${path.basename(file) === 'config.json' || inHfFolder ? folderHint : 'pass a llama2.c .bin file or a Hugging Face folder'}`;
+  }
+  if (/\.onnx$/i.test(file)) return 'is an ONNX file; LayerLab builds its own instrumented graph from a checkpoint: pass the Hugging Face folder or llama2.c .bin it came from';
+  return undefined;
 }
 
 function checkVocab(tok: Tokenizer, modelVocab: number, where: string): void {

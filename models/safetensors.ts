@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CheckpointError, type Tensor } from './checkpoint';
+import { writeAllSync, writeFileAtomic, type AtomicWriteOptions } from './common/files';
 
 /** Bytes per element of every dtype the format defines with whole-byte elements. */
 const DTYPE_SIZES = {
@@ -50,6 +51,9 @@ const MAX_HEADER_BYTES = 100_000_000;
 /** Largest single positioned read; keeps each call under the 2 GiB limit of fs.readSync. */
 const READ_CHUNK_BYTES = 1 << 30;
 
+/** Copy buffer when assembling a file from per-tensor files: large enough to stream at disk speed. */
+const COPY_CHUNK_BYTES = 16 << 20;
+
 export interface SafetensorsTensorInfo {
   dtype: SafetensorsDtype;
   shape: number[];
@@ -73,9 +77,13 @@ export interface SafetensorsFile {
   readRaw(name: string): Buffer;
 }
 
+/** Dtypes LayerLab writes (from fp32 data). */
+export type WritableDtype = 'F32' | 'F16' | 'BF16';
+const WRITABLE_DTYPES: readonly WritableDtype[] = ['F32', 'F16', 'BF16'];
+
 export interface SafetensorsTensorInput {
   name: string;
-  dtype: 'F32' | 'F16';
+  dtype: WritableDtype;
   shape: number[];
   data: Float32Array;
 }
@@ -96,9 +104,9 @@ function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Typed-array views below reinterpret file bytes in host order; the format is little-endian. */
+/** Typed-array views reinterpret file bytes in host order; the format is little-endian. */
 function assertLittleEndianHost(file: string): void {
-  if (os.endianness() !== 'LE') throw new CheckpointError(file, 'reading safetensors needs a little-endian host');
+  if (os.endianness() !== 'LE') throw new CheckpointError(file, 'reading or writing safetensors needs a little-endian host');
 }
 
 /** Positioned read of exactly `length` bytes into a fresh, 8-byte-aligned buffer. */
@@ -251,7 +259,7 @@ export function openSafetensors(file: string): SafetensorsFile {
  * padded with spaces so the data area starts 8-byte aligned (readers can map it zero-copy).
  */
 export function encodeSafetensorsHeader(
-  tensors: { name: string; dtype: 'F32' | 'F16'; shape: number[] }[],
+  tensors: { name: string; dtype: WritableDtype; shape: number[] }[],
   metadata?: Record<string, string>,
 ): Buffer {
   const header: Record<string, unknown> = {};
@@ -266,7 +274,7 @@ export function encodeSafetensorsHeader(
   for (const t of tensors) {
     if (!t.name || t.name === '__metadata__') throw new TypeError(`invalid tensor name ${JSON.stringify(t.name)}`);
     if (Object.prototype.hasOwnProperty.call(header, t.name)) throw new TypeError(`duplicate tensor name ${t.name}`);
-    if (t.dtype !== 'F32' && t.dtype !== 'F16') throw new TypeError(`tensor ${t.name}: cannot write dtype ${String(t.dtype)}`);
+    if (!WRITABLE_DTYPES.includes(t.dtype)) throw new TypeError(`tensor ${t.name}: cannot write dtype ${String(t.dtype)}`);
     if (!t.shape.every(isNonNegInt)) throw new TypeError(`tensor ${t.name}: shape must be non-negative integers`);
     const bytes = numel(t.shape) * DTYPE_SIZES[t.dtype];
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
@@ -282,22 +290,31 @@ export function encodeSafetensorsHeader(
 }
 
 /**
- * Writes a safetensors file with tensors in the given order. The file appears atomically: bytes go
- * to `file.tmp-<pid>`, are fsynced, then renamed over `file`, so a crash never leaves a torn file.
+ * Writes a safetensors file with tensors in the given order, atomically (models/common/files.ts:
+ * a crash never leaves a torn file). F32 data is written as is; F16 and BF16 are rounded from it.
  */
-export function writeSafetensors(file: string, tensors: SafetensorsTensorInput[], metadata?: Record<string, string>): void {
+export function writeSafetensors(file: string, tensors: SafetensorsTensorInput[], metadata?: Record<string, string>, opts?: AtomicWriteOptions): void {
+  writeFileAtomic(file, safetensorsContent(tensors, metadata), opts);
+}
+
+/**
+ * The bytes of a safetensors file, as a writer for an open file (for writeFileAtomic or
+ * writeFilesTogether when a safetensors file is committed together with another file).
+ */
+export function safetensorsContent(tensors: SafetensorsTensorInput[], metadata?: Record<string, string>): (fd: number) => void {
   for (const t of tensors) {
     const n = numel(t.shape);
     if (t.data.length !== n) throw new TypeError(`tensor ${t.name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
   }
   const header = encodeSafetensorsHeader(tensors, metadata);
-  writeAtomically(file, (fd) => {
-    writeAll(fd, header);
+  return (fd) => {
+    assertLittleEndianHost('(safetensors writer)');
+    writeAllSync(fd, header);
     for (const t of tensors) {
-      const view = t.dtype === 'F32' ? t.data : f32ArrayToF16(t.data);
-      writeAll(fd, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      const view = t.dtype === 'F32' ? t.data : t.dtype === 'F16' ? f32ArrayToF16(t.data) : f32ArrayToBf16(t.data);
+      writeAllSync(fd, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
     }
-  });
+  };
 }
 
 /**
@@ -306,8 +323,9 @@ export function writeSafetensors(file: string, tensors: SafetensorsTensorInput[]
  */
 export function writeSafetensorsFromFiles(
   file: string,
-  tensors: { name: string; dtype: 'F32' | 'F16'; shape: number[]; bytesFile: string }[],
+  tensors: { name: string; dtype: WritableDtype; shape: number[]; bytesFile: string }[],
   metadata?: Record<string, string>,
+  opts?: AtomicWriteOptions,
 ): void {
   for (const t of tensors) {
     const want = numel(t.shape) * DTYPE_SIZES[t.dtype];
@@ -315,47 +333,19 @@ export function writeSafetensorsFromFiles(
     if (have !== want) throw new Error(`tensor ${t.name}: ${t.bytesFile} holds ${have} bytes, shape needs ${want}`);
   }
   const header = encodeSafetensorsHeader(tensors, metadata);
-  writeAtomically(file, (fd) => {
-    writeAll(fd, header);
-    const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  assertLittleEndianHost(file);
+  writeFileAtomic(file, (fd) => {
+    writeAllSync(fd, header);
+    const buf = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
     for (const t of tensors) {
       const src = fs.openSync(t.bytesFile, 'r');
       try {
-        for (let n; (n = fs.readSync(src, buf, 0, buf.length, null)) > 0; ) writeAll(fd, buf.subarray(0, n));
+        for (let n; (n = fs.readSync(src, buf, 0, buf.length, null)) > 0; ) writeAllSync(fd, buf.subarray(0, n));
       } finally {
         fs.closeSync(src);
       }
     }
-  });
-}
-
-function writeAtomically(file: string, write: (fd: number) => void): void {
-  const abs = path.resolve(file);
-  if (os.endianness() !== 'LE') throw new Error('writing safetensors needs a little-endian host');
-  fs.mkdirSync(path.dirname(abs), { recursive: true });
-  const tmp = `${abs}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    write(fd);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(tmp, abs);
-  } catch (e) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed
-    }
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) {
-    done += fs.writeSync(fd, bytes, done, Math.min(READ_CHUNK_BYTES, bytes.length - done));
-  }
+  }, opts);
 }
 
 // ---------------------------------------------------------------------------------------------

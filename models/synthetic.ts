@@ -1,20 +1,10 @@
 /**
- * Building blocks of the generated checkpoints (the demo model, the tiny huginn): a seeded PRNG,
- * one Gaussian stream per tensor, and a byte-level BPE tokenizer.json. Everything is integer or
+ * Building blocks of the generated checkpoints (the demo model, the tiny huginn): one Gaussian
+ * stream per tensor (over the shared seeded PRNG), and a byte-level BPE tokenizer.json. Everything is integer or
  * fdlibm arithmetic, so the same options give byte-identical files on any machine.
  */
 import * as fs from 'node:fs';
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, normalStream } from './common/prng';
 
 /**
  * Standard normal samples (Box–Muller, both outputs used) from a stream keyed by the seed and
@@ -23,20 +13,7 @@ export function mulberry32(seed: number): () => number {
 export function seededGaussian(seed: number, name: string): () => number {
   let h = 0x811c9dc5 ^ Math.imul(seed | 0, 0x9e3779b1);
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  const u = mulberry32(h >>> 0);
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const s = spare;
-      spare = undefined;
-      return s;
-    }
-    const u1 = 1 - u(); // (0, 1], so log is finite
-    const u2 = u();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    spare = r * Math.sin(2 * Math.PI * u2);
-    return r * Math.cos(2 * Math.PI * u2);
-  };
+  return normalStream(mulberry32(h >>> 0));
 }
 
 /** GPT-2's byte → printable-character table that byte-level BPE vocabularies are written in. */

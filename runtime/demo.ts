@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeDemoDataset } from '../datasets/demo';
 import { writeDemoModel } from '../models/demo';
-import { computeDirections } from './analysis/directions';
+import { computeDirectionsAsync } from './analysis/directions';
 import { saveHiddenStates } from './cache/saveHiddenStates';
 import { runSweep } from './evaluate';
 import type { OpenedModel } from './openModel';
@@ -82,7 +82,7 @@ export async function runDemoPipeline(
   else if (cache.resumedFrom > 0) ctx.log(`resumed the hidden-state cache after ${cache.resumedFrom} records`);
   ctx.signal?.throwIfAborted();
   ctx.step(1, steps, 'computing directions');
-  const dirs = computeDirections(cache.file, { holdout: 0.25, seed: 0, signal: ctx.signal });
+  const dirs = await computeDirectionsAsync(cache.file, { holdout: 0.25, seed: 0, signal: ctx.signal });
   ctx.step(2, steps, 'sweeping interventions');
   // Log-probability scoring: an untrained model almost never writes "the answer is (X)", so
   // generation would score everything as unparsed; option log-probabilities still vary by layer.

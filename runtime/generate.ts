@@ -48,6 +48,24 @@ export class CancelledError extends Error {
   }
 }
 
+/** The model computed NaN or infinity where a number was needed (a bad weight, an overflow). */
+export class NonFiniteOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteOutputError';
+  }
+}
+
+/** argmax, refusing NaN or infinite logits: their argmax is meaningless (always token 0 for NaN). */
+export function finiteArgmax(v: Float32Array, what: string): number {
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] - v[i] !== 0) {
+      throw new NonFiniteOutputError(`the model computed a non-finite logit (${v[i]} for token ${i}) for ${what}; check the checkpoint's weights and the prompt`);
+    }
+  }
+  return argmax(v);
+}
+
 export function argmax(v: Float32Array): number {
   let best = 0;
   for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
@@ -97,7 +115,7 @@ export async function generateGreedy(
     const keep: number[] = [];
     next = [];
     active.forEach((b, row) => {
-      const tok = argmax(r.logits[row]);
+      const tok = finiteArgmax(r.logits[row], `prompt ${b}, new token ${step + 1}`);
       const g = out[b];
       g.ids.push(tok);
       if (stopAtEos && eos.has(tok)) {

@@ -19,12 +19,19 @@ const node = {
   external: ['onnxruntime-node', 'vscode'],
 };
 
+// onnxruntime-node 1.30 segfaults when it creates a session in a process whose command line is
+// 32 KB or longer while its telemetry is on (a long --prompt is enough; exit 139, no message).
+// Every bundle that may load it turns telemetry off before anything else runs, unless the user
+// set the variable; ENVIRONMENT.md: it also stops a telemetry database appearing under ~/.cache.
+// (Strict mode is declared first: a directive after a statement would be ignored.)
+const ORT_ENV = "'use strict';\nprocess.env.ORT_DISABLE_TELEMETRY ??= '1';";
+
 const entries = [
-  { ...node, entryPoints: ['runtime/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...node, entryPoints: ['runtime/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: `#!/usr/bin/env node\n${ORT_ENV}` } },
 ];
-if (fs.existsSync('runtime/server/main.ts')) entries.push({ ...node, entryPoints: ['runtime/server/main.ts'], outfile: 'dist/runtime.js' });
+if (fs.existsSync('runtime/server/main.ts')) entries.push({ ...node, entryPoints: ['runtime/server/main.ts'], outfile: 'dist/runtime.js', banner: { js: ORT_ENV } });
 if (fs.existsSync('extension/extension.ts')) entries.push({ ...node, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js' });
-if (fs.existsSync('bench/main.ts')) entries.push({ ...node, entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js' });
+if (fs.existsSync('bench/main.ts')) entries.push({ ...node, entryPoints: ['bench/main.ts'], outfile: 'dist/bench.js', banner: { js: ORT_ENV } });
 if (fs.existsSync('webview/main.ts')) {
   entries.push({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview/main.js' });
 }

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import {
   CheckpointError,
+  checkFiniteWeights,
   validateLlamaCheckpoint,
   type LlamaCheckpoint,
   type LlamaConfig,
@@ -102,7 +103,9 @@ function inspectHf(dir: string) {
         `tensor ${name} has shape [${info.shape.join(', ')}], but config.json implies [${dims.join(', ')}]`,
       );
     }
-    return shards.get(file)!.read(name);
+    const t = shards.get(file)!.read(name);
+    checkFiniteWeights(file, name, t.data, t.dims);
+    return t;
   };
 
   // Name and expected shape of every tensor, keyed like LlamaLayerWeights.

@@ -107,10 +107,17 @@ function findChatTemplate(dir: string, config: Record<string, unknown>, configPa
  *   since chat models often stop on several tokens (Llama 3's <|eot_id|>).
  */
 export function loadHfTokenizer(dir: string, opts: LoadHfTokenizerOptions = {}): HfTokenizer {
-  const source = path.resolve(dir);
+  let source = path.resolve(dir);
+  if (!fs.existsSync(source)) throw new CheckpointError(source, 'tokenizer folder not found');
+  if (!fs.statSync(source).isDirectory()) {
+    // The tokenizer.json itself: its folder is what is meant (tokenizer_config.json lives there too).
+    if (path.basename(source) !== 'tokenizer.json') {
+      throw new CheckpointError(source, 'is a file, but a Hugging Face model needs a tokenizer folder (with tokenizer.json); a llama2.c tokenizer .bin belongs to a llama2.c model');
+    }
+    source = path.dirname(source);
+  }
   const tokenizerPath = path.join(source, 'tokenizer.json');
   const configPath = path.join(source, 'tokenizer_config.json');
-  if (!fs.existsSync(source)) throw new CheckpointError(source, 'tokenizer folder not found');
   const tokenizerJson = readJsonObject(tokenizerPath, true, 'a Hugging Face tokenizer needs tokenizer.json (the "fast" tokenizer format)')!;
   const config = readJsonObject(configPath, false, '') ?? {};
 
@@ -119,7 +126,7 @@ export function loadHfTokenizer(dir: string, opts: LoadHfTokenizerOptions = {}):
     // The library iterates added_tokens and requires these keys even when null; real files have them.
     impl = new HfTokenizerImpl({ added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...tokenizerJson }, config);
   } catch (e) {
-    throw new CheckpointError(tokenizerPath, `cannot build the tokenizer: ${(e as Error).message}`);
+    throw new CheckpointError(tokenizerPath, `is not a tokenizer LayerLab can read (${(e as Error).message}); is it a complete tokenizer.json from the same model?`);
   }
 
   let vocabSize = 0;
@@ -166,7 +173,18 @@ export function loadHfTokenizer(dir: string, opts: LoadHfTokenizerOptions = {}):
     eosIds,
     chatTemplate: chat?.source,
     encode(text: string, o?: { addBos?: boolean }): number[] {
-      const ids = impl.encode(text, { add_special_tokens: false }).ids;
+      let ids: number[];
+      try {
+        ids = impl.encode(text, { add_special_tokens: false }).ids;
+      } catch (e) {
+        throw new CheckpointError(tokenizerPath, `cannot encode the text (${(e as Error).message}); the tokenizer may be incomplete or belong to another model`);
+      }
+      // A tokenizer for another model can yield no id (undefined) for pieces it lacks; the
+      // model would then fail far away with a message about token ids.
+      const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+      if (bad >= 0) {
+        throw new CheckpointError(tokenizerPath, `produced token id ${String(ids[bad])} (not in its own vocabulary of ${vocabSize}) for this text; the tokenizer is incomplete or belongs to another model`);
+      }
       return o?.addBos && bosId !== undefined ? [bosId, ...ids] : ids;
     },
     decode(ids: number[]): string {

@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { CheckpointError, type Tensor } from '../checkpoint';
+import { CheckpointError, checkFiniteWeights, type Tensor } from '../checkpoint';
 import { hashFiles } from '../fingerprint';
 import { locateWeights, parseJson, readBytes, type WeightFiles } from '../hf/checkpoint';
 
@@ -346,7 +346,9 @@ function inspectHuginn(dir: string) {
   const read: HuginnTensorReader = (name) => {
     const file = weightFiles.byTensor.get(name);
     if (!file || !expected.has(name)) throw new Error(`huginn reader: ${name} is not a tensor of this model`);
-    return weightFiles.files.get(file)!.read(name);
+    const t = weightFiles.files.get(file)!.read(name);
+    checkFiniteWeights(file, name, t.data, t.dims);
+    return t;
   };
   const contentHash = () => hashFiles(configBytes, [...weightFiles.files.keys()].sort());
   return { source, config, contentHash, read };

@@ -17,7 +17,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { f32ArrayToBf16, writeSafetensors } from '../safetensors';
+import { writeSafetensors } from '../safetensors';
 import { HUGINN_SPECIAL_TOKENS } from './tokenizer';
 import { byteLevelTokenizerJson, seededGaussian, writeJson } from '../synthetic';
 
@@ -187,8 +187,7 @@ export function writeTinyHuginn(dir: string, opts: TinyHuginnOptions = {}): Tiny
   fs.mkdirSync(abs, { recursive: true });
   const tensors = generateTinyHuginnTensors(o);
   const file = path.join(abs, 'model.safetensors');
-  if (o.dtype === 'BF16') writeBf16Safetensors(file, tensors);
-  else writeSafetensors(file, tensors.map((t) => ({ ...t, dtype: o.dtype as 'F32' | 'F16' })), { format: 'pt' });
+  writeSafetensors(file, tensors.map((t) => ({ ...t, dtype: o.dtype })), { format: 'pt' });
   writeJson(path.join(abs, 'config.json'), tinyHuginnConfigJson(o));
   writeJson(path.join(abs, 'generation_config.json'), {
     bos_token_id: TINY_HUGINN_SPECIAL_IDS.beginText,
@@ -198,26 +197,6 @@ export function writeTinyHuginn(dir: string, opts: TinyHuginnOptions = {}): Tiny
   writeJson(path.join(abs, 'tokenizer.json'), tokenizerJson());
   writeJson(path.join(abs, 'tokenizer_config.json'), tokenizerConfigJson(o.maxSeqLen));
   return { dir: abs, options: o, tensors };
-}
-
-/**
- * writeSafetensors writes F32/F16 only; the released huginn-0125 is bf16, so the reader's bf16
- * path is exercised with files written here (same layout: 8-byte length, JSON header, data).
- */
-function writeBf16Safetensors(file: string, tensors: TinyHuginn['tensors']): void {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let offset = 0;
-  const blobs = tensors.map((t) => {
-    const bytes = Buffer.from(f32ArrayToBf16(t.data).buffer);
-    header[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-    return bytes;
-  });
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(json), ...blobs]));
 }
 
 /** [end, hd/2, 2] cos/sin of position × rope_base^(−2i/hd), as the original's buffer holds it. */

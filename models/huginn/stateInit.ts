@@ -8,17 +8,7 @@
  * Pure integer PRNG (mulberry32) plus Box-Muller through V8's fdlibm-based Math.log/cos/sin, so
  * the rows are identical on every machine.
  */
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, normalStream } from '../common/prng';
 
 /** Mixes the user's seed with the position into one 32-bit stream seed (splitmix-style finaliser). */
 function rowSeed(seed: number, position: number): number {
@@ -33,16 +23,11 @@ function rowSeed(seed: number, position: number): number {
  * the unit-σ version of the original's truncated normal, for position `position`.
  */
 export function truncatedNormalRow(seed: number, position: number, d: number): Float32Array {
-  const u = mulberry32(rowSeed(seed, position));
+  const z = normalStream(mulberry32(rowSeed(seed, position)));
   const out = new Float32Array(d);
-  let i = 0;
-  while (i < d) {
-    const u1 = 1 - u(); // (0, 1], so the log is finite
-    const u2 = u();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    for (const z of [r * Math.cos(2 * Math.PI * u2), r * Math.sin(2 * Math.PI * u2)]) {
-      if (i < d && Math.abs(z) <= 3) out[i++] = z;
-    }
+  for (let i = 0; i < d; ) {
+    const x = z();
+    if (Math.abs(x) <= 3) out[i++] = x;
   }
   return out;
 }

@@ -20,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   CheckpointError,
+  checkFiniteWeights,
   validateLlamaCheckpoint,
   type CheckpointProbe,
   type LlamaCheckpoint,
@@ -34,6 +35,22 @@ const LEGACY_HEADER_BYTES = 7 * 4;
 const V1_HEADER_BYTES = 256;
 /** File offset of the v1 shared_classifier byte: after magic, version and the 7 int32. */
 const V1_FLAG_OFFSET = 4 + 4 + 7 * 4;
+
+/** run.c's names of the tensor groups, for messages. */
+const RUN_C_NAMES: Record<string, string> = {
+  embed: 'token_embedding_table',
+  rms_att: 'rms_att_weight',
+  rms_ffn: 'rms_ffn_weight',
+  rms_final: 'rms_final_weight',
+  wq: 'wq',
+  wk: 'wk',
+  wv: 'wv',
+  wo: 'wo',
+  w1: 'w1',
+  w2: 'w2',
+  w3: 'w3',
+  classifier: 'wcls',
+};
 
 /** The seven int32 every llama2.c header carries, after the legacy sign flag is removed. */
 interface Llama2cHeader {
@@ -333,8 +350,15 @@ function readTensors(reader: SequentialReader, h: Llama2cHeader, source: string)
 
   const groups = new Map<string, Float32Array>();
   for (const t of tensorPlan(h)) {
-    if (t.name.startsWith('freq_cis')) reader.skip(4 * t.floats);
-    else groups.set(t.name, reader.readFloat32(t.floats));
+    if (t.name.startsWith('freq_cis')) {
+      reader.skip(4 * t.floats);
+      continue;
+    }
+    const data = reader.readFloat32(t.floats);
+    // Per-layer groups are stacked, so the first index of a bad value is its layer.
+    const stacked = !['embed', 'classifier', 'rms_final'].includes(t.name);
+    checkFiniteWeights(source, `${RUN_C_NAMES[t.name]}${stacked ? ' [layer, index]' : ''}`, data, stacked ? [L, t.floats / L] : [t.floats]);
+    groups.set(t.name, data);
   }
   const g = (name: string) => groups.get(name)!;
 

@@ -4,7 +4,8 @@
  * dataset under `<output>/<model>/<data_name>.safetensors`.
  */
 import * as path from 'node:path';
-import { loadDataset, sampleRecords, type Dataset } from '../../datasets';
+import { loadDataset, sampleRecords, type Dataset, type TextEncoding } from '../../datasets';
+import type { LongPromptPolicy } from '../protocol/jobs';
 import { describeTemplate, formatLabelRule } from '../../datasets';
 import { allHookNames, hookName, parseHookName } from '../../models/graph/spec';
 import type { OpenedModel } from '../openModel';
@@ -31,6 +32,10 @@ export interface SaveHiddenStatesOptions {
   positions: ReadPositions;
   dtype: CacheDtype;
   template?: string;
+  /** Text encoding of a JSON/JSONL dataset (default strict UTF-8). */
+  encoding?: TextEncoding;
+  /** Prompts longer than the context: refuse (default), skip or keep their last tokens. */
+  onLongPrompt?: LongPromptPolicy;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   log?: (msg: string) => void;
@@ -69,7 +74,7 @@ export function resolveHooks(spec: string[] | undefined, nBlocks: number): strin
 export async function saveHiddenStates(opened: OpenedModel, opts: SaveHiddenStatesOptions): Promise<SaveHiddenStatesResult> {
   const log = opts.log ?? (() => {});
   const { model, tokenizer, checkpoint } = opened;
-  const full = await loadDataset(opts.dataFile, { kind: opts.kind, split: opts.split, labelRule: opts.labelRule, name: opts.dataName });
+  const full = await loadDataset(opts.dataFile, { kind: opts.kind, split: opts.split, labelRule: opts.labelRule, name: opts.dataName, encoding: opts.encoding });
   for (const w of full.warnings ?? []) log(`warning: ${w}`);
   const records = opts.sampleSize !== undefined && opts.sampleSize < full.records.length ? sampleRecords(full.records, opts.sampleSize, opts.seed) : full.records;
   const dataName = opts.dataName ?? path.basename(opts.dataFile).replace(/\.(jsonl?|parquet)$/, '');
@@ -98,8 +103,6 @@ export async function saveHiddenStates(opened: OpenedModel, opts: SaveHiddenStat
     n_records: String(records.length),
     sample: opts.sampleSize !== undefined ? JSON.stringify({ size: opts.sampleSize, seed: opts.seed }) : 'all',
     prompt_template: JSON.stringify(describeTemplate(template)),
-    labels: JSON.stringify(records.map((r) => r.label ?? null)),
-    scores: JSON.stringify(records.map((r) => r.score ?? null)),
   };
   log(`caching ${hooks.length} hook points × ${records.length} records (${opts.positions} position${opts.positions === 'all' ? 's' : ''}, ${opts.dtype}) → ${file}`);
   const result = await writeHiddenStateCache(model, {
@@ -111,6 +114,10 @@ export async function saveHiddenStates(opened: OpenedModel, opts: SaveHiddenStat
     recordIds: records.map((r) => r.id),
     tokens: (i) => encoder.tokens(records[i]),
     metadata,
+    // Per record, so that records skipped for their length leave their labels too (in this
+    // order: a cache from before keeps counting as the same job).
+    recordMetadata: { labels: records.map((r) => r.label ?? null), scores: records.map((r) => r.score ?? null) },
+    onLongPrompt: opts.onLongPrompt,
     signal: opts.signal,
     onProgress: opts.onProgress,
   });

@@ -61,6 +61,11 @@ export async function main(argv: string[], io: CliIO, signal: AbortSignal = new 
       progress: (done, total, message) => reporter.report(done, total, message),
       log: (level, message) => io.log(level === 'info' || level === 'debug' || level === 'trace' ? message : `${level}: ${message}`),
       openModel: (ref) => lease.open(ref),
+      readStdin: async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+      },
     };
     const handler = HANDLERS[name] as (p: unknown, c: JobContext) => Promise<unknown>;
     const result = await handler(params, ctx);

@@ -73,7 +73,7 @@ export async function loadTestData(o: CommonEvalOptions): Promise<TestData> {
     return { dataset: demoDataset(), name, isDemo: true };
   }
   if (!fs.existsSync(file)) throw new EvaluateError(`test data file ${file} does not exist`);
-  const dataset = await loadDataset(file, { kind: o.kind, labelRule: o.labelRule, split: o.dataSplit, name });
+  const dataset = await loadDataset(file, { kind: o.kind, labelRule: o.labelRule, split: o.dataSplit, name, encoding: o.encoding });
   // A file written by writeDemoDataset holds exactly the demo's bytes: it is the demo.
   const isDemo = dataset.contentHash === demoDataset().contentHash;
   return { dataset, name, isDemo };

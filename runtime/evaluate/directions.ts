@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { mulberry32 } from '../../datasets';
+import { mulberry32 } from '../../models/common/prng';
 import { hookName, type GraphSpec, type HookKind } from '../../models/graph/spec';
 import { openSafetensors } from '../../models/safetensors';
 import { computeDirections, directionPaths, loadDirections, type LoadedDirections } from '../analysis/directions';

@@ -16,6 +16,7 @@
  * ~1e-5 and greedy outputs are identical unless two tokens tie within that.
  */
 import { scoreItem, type MmluProFewShot } from '../../datasets';
+import { acquireOutputLock } from '../../models/common/lock';
 import type { ModelTokenizer } from '../../models/load';
 import { CancelledError, generateGreedy } from '../generate';
 import { selectRows, type InstrumentedModel, type KvState } from '../model';
@@ -24,6 +25,7 @@ import { LAYERLAB_VERSION } from '../version';
 import { loadFewShot, loadTestData, selectRecords, type Selection, type TestData } from './data';
 import { modelNameOf, resolveDirections, type DirectionSource } from './directions';
 import type { PlannedIntervention } from './interventions';
+import type { LongPromptPolicy } from '../protocol/jobs';
 import { EvaluateError, type CommonEvalOptions, type Scoring, type SplitMode } from './options';
 import {
   ANSWER_CUE,
@@ -81,6 +83,51 @@ export interface RunSetup {
   prefixReuse: boolean;
   modelName: string;
   warnings: string[];
+  /** Records whose prompts did not fit the context, and what was done with them. */
+  longPrompts: LongPromptReport;
+}
+
+export interface LongPromptReport {
+  policy: LongPromptPolicy;
+  skipped: { id: string; tokens: number }[];
+  truncated: { id: string; tokens: number }[];
+}
+
+/**
+ * Prompts longer than the context, before any work: refused naming how many (the default), left
+ * out of the selection, or cut to their last tokens (losing the shared few-shot prefix, so they
+ * run in full). A prompt needs room for its tokens plus one generated token, or plus the longest
+ * option continuation with loglik scoring.
+ */
+function fitLongPrompts(prompts: PreparedPrompts, selection: Selection, maxSeqLen: number, policy: LongPromptPolicy): LongPromptReport {
+  const extra = (it: PreparedItem) => (it.options ? Math.max(...it.options.map((x) => x.cont.length)) : 1);
+  const long = prompts.items.filter((it) => it.tokens.length + extra(it) > maxSeqLen);
+  const report: LongPromptReport = { policy, skipped: [], truncated: [] };
+  if (long.length === 0) return report;
+  const listed = long.slice(0, 5).map((it) => `${it.record.id} (${it.tokens.length} tokens)`).join(', ');
+  if (policy === 'error') {
+    throw new EvaluateError(
+      `${long.length} of ${prompts.items.length} prompts are longer than the model's context of ${maxSeqLen} tokens: ${listed}${long.length > 5 ? ', …' : ''}; ` +
+        'pass --on_long_prompt skip (leave them out) or truncate-left (keep their last tokens), drop --with_fewshot_prompts, or use a model with a longer context',
+    );
+  }
+  if (policy === 'skip') {
+    const out = new Set(long.map((it) => it.index));
+    report.skipped = long.map((it) => ({ id: it.record.id, tokens: it.tokens.length }));
+    const kept = prompts.items.filter((it) => !out.has(it.index));
+    // Items are numbered by their position in the selection: renumber both together.
+    selection.records = selection.records.filter((_, i) => !out.has(i));
+    kept.forEach((it, i) => (it.index = i));
+    prompts.items.splice(0, prompts.items.length, ...kept);
+    return report;
+  }
+  for (const it of long) {
+    report.truncated.push({ id: it.record.id, tokens: it.tokens.length });
+    it.tokens = it.tokens.slice(it.tokens.length - (maxSeqLen - extra(it)));
+    it.sharedLen = 0;
+    it.prefixKey = null;
+  }
+  return report;
 }
 
 /**
@@ -144,10 +191,13 @@ export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDir
     warnings.push(w);
     log(`note: ${w}`);
   }
-  const tooLong = prompts.items.find((it) => it.tokens.length + (it.options ? Math.max(...it.options.map((x) => x.cont.length)) : 1) > model.spec.maxSeqLen);
-  if (tooLong) {
-    throw new EvaluateError(`record ${tooLong.record.id}: its prompt has ${tooLong.tokens.length} tokens, beyond the model's context of ${model.spec.maxSeqLen}; ` +
-      'drop --with_fewshot_prompts or use a model with a longer context');
+  const longPrompts = fitLongPrompts(prompts, selection, model.spec.maxSeqLen, o.onLongPrompt);
+  if (longPrompts.skipped.length || longPrompts.truncated.length) {
+    const w = longPrompts.skipped.length
+      ? `${longPrompts.skipped.length} record(s) left out: their prompts are longer than the model's context of ${model.spec.maxSeqLen} tokens (--on_long_prompt skip)`
+      : `${longPrompts.truncated.length} prompt(s) cut to their last tokens to fit the model's context of ${model.spec.maxSeqLen} (--on_long_prompt truncate-left)`;
+    warnings.push(w);
+    log(`warning: ${w}`);
   }
   // The seed's stop strings were the model's end-of-text / end-of-turn strings (EOS ids stop too).
   // Few-shot prompts add "\n\nQ:": a model that has answered goes on to write the next question.
@@ -155,7 +205,7 @@ export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDir
   const stopStrings = [...new Set([...(tokenizer.stopStrings ?? []), ...extra])];
   return {
     options: o, data, selection, directions, template, fewshot, prompts, scoring, split, sampleSize, seed, batchSize, maxNewTokens,
-    stopStrings, prefixReuse, modelName, warnings,
+    stopStrings, prefixReuse, modelName, warnings, longPrompts,
   };
 }
 
@@ -187,6 +237,7 @@ function runSpec(command: 'evaluate' | 'sweep', s: RunSetup, model: Instrumented
       ...(s.selection.split.note ? { note: s.selection.split.note } : {}),
     },
     recordIds: s.selection.records.map((r) => r.id),
+    ...(s.longPrompts.skipped.length || s.longPrompts.truncated.length ? { longPrompts: s.longPrompts } : {}),
     prefixReuse: s.prefixReuse,
     extraction: s.options.lenient ? 'lenient' : 'seed',
   };
@@ -242,71 +293,82 @@ export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, int
     };
   };
 
-  log(`${interventions.length} run(s) × ${nItems} items, ${batches.length} batch(es) each, scoring ${s.scoring}; run file ${file}`);
-  ctx.onProgress?.(0, total, interventions[0]?.spec.id ?? '');
-  for (const iv of interventions) {
-    const ti = Date.now();
-    const items: (RunItem | undefined)[] = new Array(nItems);
-    const partial = (): InterventionResult => {
-      const doneItems = items.filter((x): x is RunItem => x !== undefined);
-      return { intervention: iv.spec, summary: summarise(doneItems), items: doneItems, seconds: (Date.now() - ti) / 1000, complete: false };
-    };
-    const fwd = { edits: iv.edits, forceEditGraph: iv.forceEditGraph };
-    const prefixFor = async (p: SharedPrefix): Promise<KvState> => {
-      const key = `${iv.editKey}|${p.key}`;
-      let kv = prefixKv.get(key);
-      if (!kv) {
-        // Only one edited prefix is alive at a time (batches are grouped by prefix).
-        for (const k of prefixKv.keys()) if (!k.startsWith('none|')) prefixKv.delete(k);
-        kv = (await model.forward([p.tokens], undefined, fwd)).kv;
-        prefixKv.set(key, kv);
-      }
-      return kv;
-    };
-    try {
-      for (const batch of batches) {
-        if (ctx.signal?.aborted) throw new CancelledError();
-        const prefix = s.prefixReuse && batch[0]!.sharedLen > 0 ? s.prompts.prefixes.get(batch[0]!.prefixKey!)! : undefined;
-        const past = prefix ? selectRows(await prefixFor(prefix), batch.map(() => 0)) : undefined;
-        const start = (it: PreparedItem) => (prefix ? it.sharedLen : 0);
-        const out = s.scoring === 'generate'
-          ? await generateBatch(model, tokenizer, batch, past, start, s, iv, ctx.signal)
-          : await loglikBatch(model, batch, past, start, fwd);
-        out.forEach((item, i) => (items[batch[i]!.index] = item));
-        done += batch.length;
-        ctx.onProgress?.(done, total, `${iv.spec.id}${batch[0]!.group ? `, ${batch[0]!.group}` : ''}`);
-        if (Date.now() - lastWrite >= checkpointMs) {
-          writeRunFileAtomic(file, snapshot(false, partial()));
-          lastWrite = Date.now();
-        }
-      }
-    } catch (e) {
-      // Cancelled or failed: what was evaluated so far stays readable, marked incomplete.
-      try {
-        writeRunFileAtomic(file, snapshot(false, partial()));
-        log(`${e instanceof CancelledError ? 'cancelled' : 'stopped by an error'}: partial run file (complete: false) ${file}`);
-      } catch {
-        // The original error matters more than a failed partial write.
-      }
-      throw e;
-    }
-    if (!(iv.editKey === 'none' && noEditRuns > 1)) {
-      for (const k of [...prefixKv.keys()]) if (k.startsWith(`${iv.editKey}|`)) prefixKv.delete(k);
-    }
-    const finished = items as RunItem[];
-    const result: InterventionResult = { intervention: iv.spec, summary: summarise(finished), items: finished, seconds: (Date.now() - ti) / 1000 };
-    results.push(result);
-    for (const line of seedLines(result, { qualify })) {
-      lines.push(line);
-      ctx.out?.(line);
-    }
-    writeRunFileAtomic(file, snapshot(false));
-    lastWrite = Date.now();
+  // One writer per run file: the same experiment started twice (the palette and a terminal) would
+  // otherwise interleave snapshots of two runs in one file.
+  const lock = acquireOutputLock(file, 'run file', { hint: 'choose a writable --out or --output_path' });
+  try {
+    return await runLocked();
+  } finally {
+    lock.release();
   }
-  const run = snapshot(true);
-  writeRunFileAtomic(file, run);
-  log(`run file: ${file}`);
-  return { file, run, lines };
+
+  async function runLocked(): Promise<EvalOutcome> {
+    log(`${interventions.length} run(s) × ${nItems} items, ${batches.length} batch(es) each, scoring ${s.scoring}; run file ${file}`);
+    ctx.onProgress?.(0, total, interventions[0]?.spec.id ?? '');
+    for (const iv of interventions) {
+      const ti = Date.now();
+      const items: (RunItem | undefined)[] = new Array(nItems);
+      const partial = (): InterventionResult => {
+        const doneItems = items.filter((x): x is RunItem => x !== undefined);
+        return { intervention: iv.spec, summary: summarise(doneItems), items: doneItems, seconds: (Date.now() - ti) / 1000, complete: false };
+      };
+      const fwd = { edits: iv.edits, forceEditGraph: iv.forceEditGraph };
+      const prefixFor = async (p: SharedPrefix): Promise<KvState> => {
+        const key = `${iv.editKey}|${p.key}`;
+        let kv = prefixKv.get(key);
+        if (!kv) {
+          // Only one edited prefix is alive at a time (batches are grouped by prefix).
+          for (const k of prefixKv.keys()) if (!k.startsWith('none|')) prefixKv.delete(k);
+          kv = (await model.forward([p.tokens], undefined, fwd)).kv;
+          prefixKv.set(key, kv);
+        }
+        return kv;
+      };
+      try {
+        for (const batch of batches) {
+          if (ctx.signal?.aborted) throw new CancelledError();
+          const prefix = s.prefixReuse && batch[0]!.sharedLen > 0 ? s.prompts.prefixes.get(batch[0]!.prefixKey!)! : undefined;
+          const past = prefix ? selectRows(await prefixFor(prefix), batch.map(() => 0)) : undefined;
+          const start = (it: PreparedItem) => (prefix ? it.sharedLen : 0);
+          const out = s.scoring === 'generate'
+            ? await generateBatch(model, tokenizer, batch, past, start, s, iv, ctx.signal)
+            : await loglikBatch(model, batch, past, start, fwd);
+          out.forEach((item, i) => (items[batch[i]!.index] = item));
+          done += batch.length;
+          ctx.onProgress?.(done, total, `${iv.spec.id}${batch[0]!.group ? `, ${batch[0]!.group}` : ''}`);
+          if (Date.now() - lastWrite >= checkpointMs) {
+            writeRunFileAtomic(file, snapshot(false, partial()));
+            lastWrite = Date.now();
+          }
+        }
+      } catch (e) {
+        // Cancelled or failed: what was evaluated so far stays readable, marked incomplete.
+        try {
+          writeRunFileAtomic(file, snapshot(false, partial()));
+          log(`${e instanceof CancelledError ? 'cancelled' : 'stopped by an error'}: partial run file (complete: false) ${file}`);
+        } catch {
+          // The original error matters more than a failed partial write.
+        }
+        throw e;
+      }
+      if (!(iv.editKey === 'none' && noEditRuns > 1)) {
+        for (const k of [...prefixKv.keys()]) if (k.startsWith(`${iv.editKey}|`)) prefixKv.delete(k);
+      }
+      const finished = items as RunItem[];
+      const result: InterventionResult = { intervention: iv.spec, summary: summarise(finished), items: finished, seconds: (Date.now() - ti) / 1000 };
+      results.push(result);
+      for (const line of seedLines(result, { qualify })) {
+        lines.push(line);
+        ctx.out?.(line);
+      }
+      writeRunFileAtomic(file, snapshot(false));
+      lastWrite = Date.now();
+    }
+    const run = snapshot(true);
+    writeRunFileAtomic(file, run);
+    log(`run file: ${file}`);
+    return { file, run, lines };
+  }
 }
 
 function baseItem(it: PreparedItem): Omit<RunItem, 'parsed' | 'correct'> {

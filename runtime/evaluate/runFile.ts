@@ -3,8 +3,8 @@
  * the seed's stdout lines, where the file goes, and writing it atomically so that a reader (the
  * extension's chart, a crash, a cancel) never sees half a file.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../../models/common/files';
 import { wilson } from '../../datasets';
 import { SUBSETS, type Accuracy, type InterventionResult, type InterventionSpec, type RunFile, type RunItem, type Subset } from '../protocol/results';
 import { hashText } from './prompts';
@@ -59,20 +59,9 @@ export function runFilePath(o: { out?: string; outputPath: string }, parts: { mo
   return path.resolve(root, safe(parts.modelName), `${safe(parts.dataName)}.${parts.command}.${hashText(JSON.stringify(parts.identity)).slice(0, 10)}.json`);
 }
 
-/** Write to a sibling temporary file, then rename over the target: readers see old or new, never half. */
+/** Replaces the run file atomically (models/common/files.ts): readers see the old file or the new one, never half. */
 export function writeRunFileAtomic(file: string, run: RunFile): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    fs.writeFileSync(tmp, JSON.stringify(run, null, 1) + '\n');
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') throw new Error(`disk full while writing the run file ${file}: free some space and run again`);
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new Error(`cannot write the run file ${file} (${code}): choose a writable --out or --output_path`);
-    throw e;
-  }
+  writeFileAtomic(file, JSON.stringify(run, null, 1) + '\n', { operation: 'write the run file', hint: 'choose a writable --out or --output_path' });
 }
 
 /** The fields of a run file that change from one identical run to the next. */

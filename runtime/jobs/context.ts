@@ -23,6 +23,8 @@ export interface JobContext {
    * releases it; handlers never do.
    */
   openModel(ref: ResolvedModelRef): Promise<OpenedModel>;
+  /** Standard input as text: only the CLI has one (the runtime's stdin carries the protocol). */
+  readStdin?(): Promise<string>;
 }
 
 export type JobHandler<N extends JobName> = (params: JobParams<N>, ctx: JobContext) => Promise<JobResult<N>>;

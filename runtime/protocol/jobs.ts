@@ -19,13 +19,24 @@
 import { ProgressType, RequestType } from 'vscode-jsonrpc';
 import { z } from 'zod';
 import { modelInfoSchema, PROVIDER_PREFERENCES, type RuntimeErrorData } from './requests';
-import { accuracySchema, cacheEntrySchema, directionLayerStatsSchema } from './results';
+import { accuracySchema, cacheEntrySchema, directionLayerStatsSchema, LONG_PROMPT_POLICIES, type LongPromptPolicy } from './results';
 import { OUTPUT_SUBFOLDERS, WORKSPACE_DEFAULTS } from './workspace';
+import { TEXT_ENCODINGS } from '../../datasets/records';
+
+export { LONG_PROMPT_POLICIES, type LongPromptPolicy };
+
+/** A direction from fewer training records of either label is refused (compute-directions). */
+export const MIN_RECORDS_PER_LABEL = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Parameter groups shared by several jobs
 
 const path = (help: string) => z.string().min(1).describe(help);
+const encodingField = z.enum(TEXT_ENCODINGS).default('utf-8').describe('text encoding of a JSON/JSONL dataset: utf-8 (checked strictly), latin1, utf-16le or utf-16be');
+const longPromptField = z
+  .enum(LONG_PROMPT_POLICIES)
+  .default('error')
+  .describe("prompts longer than the model's context: error (refuse before any work, naming them), skip (leave them out; listed in the output) or truncate-left (keep their last tokens)");
 const count = (min: number, help: string) => z.number().int().min(min).describe(help);
 
 /**
@@ -74,6 +85,8 @@ const evalFields = {
   kind: z.string().min(1).describe('dataset schema (default: detected from the fields)').optional(),
   labelRule: z.string().min(1).describe('e.g. "score>0.5" or "label:Reasoning=reasoning,Memorization=memorization" (default per schema)').optional(),
   dataSplit: z.string().min(1).describe('named split of a JSON file with several (e.g. PopQA dev/test)').optional(),
+  encoding: encodingField,
+  onLongPrompt: longPromptField,
   directionFile: path('a directions file (compute-directions); wins over the cache').optional(),
   directionsHoldout: z.number().min(0).lt(1).default(0.2).describe('held-out fraction when directions must be computed from the cache'),
   split: z.enum(['holdout', 'overlap']).default('holdout').describe('holdout: evaluate only records the directions were not computed from; overlap: what the seed did'),
@@ -196,6 +209,8 @@ export const saveHiddenStatesJob = defineJob(
     kind: z.string().min(1).describe('dataset schema (default: detected from the fields)').optional(),
     split: z.string().min(1).describe('named split of a JSON file with several (e.g. PopQA dev/test)').optional(),
     labelRule: z.string().min(1).describe('e.g. "score>0.5" or "label:Reasoning=reasoning,Memorization=memorization" (default per schema)').optional(),
+    encoding: encodingField,
+    onLongPrompt: longPromptField,
   },
   z.object({
     cacheFile: z.string(),
@@ -205,6 +220,9 @@ export const saveHiddenStatesJob = defineJob(
     resumedFrom: z.number().int(),
     /** The cache was complete before this run: nothing was computed. */
     alreadyComplete: z.boolean(),
+    /** Records left out (`--on_long_prompt skip`) and cut (`truncate-left`) for their length. */
+    skipped: z.array(z.object({ index: z.number().int(), id: z.string(), tokens: z.number().int() })),
+    truncated: z.array(z.object({ index: z.number().int(), id: z.string(), tokens: z.number().int() })),
   }),
   { refine: refineModel },
 );
@@ -218,6 +236,7 @@ export const computeDirectionsJob = defineJob(
     holdout: z.number().min(0).lt(1).default(0.2).describe('fraction of records held out of the means for held-out statistics (0 for none)'),
     seed: count(0, 'seed of the held-out split').default(0),
     hooks: z.array(z.string().min(1)).min(1).describe('hook points (default: every hook point in the cache)').optional(),
+    minPerLabel: count(1, 'fewest training records of each label a direction may come from').default(MIN_RECORDS_PER_LABEL),
   },
   z.object({ directionsFile: z.string(), statsFile: z.string(), layers: z.array(directionLayerStatsSchema) }),
   { cli: { positional: 'cache' } },
@@ -311,6 +330,7 @@ export const generateJob = defineJob(
   {
     ...modelFields,
     prompt: z.string().default('').describe('prompt text (empty: generate from BOS alone)'),
+    promptFile: path('read the prompt from this UTF-8 file instead (- : standard input, CLI only), for prompts too long for a command line').optional(),
     maxNewTokens: count(0, 'tokens to generate at most').default(64),
     stop: z.array(z.string()).min(1).describe("stop strings (default: the tokenizer's end-of-turn strings)").optional(),
     noBos: z.boolean().default(false).describe('do not prepend BOS to the prompt'),
@@ -324,7 +344,14 @@ export const generateJob = defineJob(
     promptTokens: z.number().int(),
     newTokens: z.number().int(),
   }),
-  { refine: refineModel },
+  {
+    refine: (p, ctx) => {
+      checkModelChoice(p, ctx);
+      if (p.promptFile !== undefined && p.prompt !== '') {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['promptFile'], message: 'conflicts with --prompt: give the prompt once, as text or as a file', params: { conflict: 'prompt' } });
+      }
+    },
+  },
 );
 
 export const infoJob = defineJob(

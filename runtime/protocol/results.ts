@@ -21,6 +21,16 @@ const subsetSchema = z.enum(['reasoning', 'memorization']);
 export const HOOK_CHOICES = ['pre', 'post'] as const;
 export type HookChoice = (typeof HOOK_CHOICES)[number];
 
+/**
+ * What to do with prompts longer than the model's context:
+ * - `error` (default): refuse before any work, naming how many records are too long;
+ * - `skip`: leave those records out (the output says which, and every summary counts them);
+ * - `truncate-left`: keep each long prompt's last tokens (the end of a prompt, where the question
+ *   and the answer cue are, matters most; a leading BOS is dropped with the rest).
+ */
+export const LONG_PROMPT_POLICIES = ['error', 'skip', 'truncate-left'] as const;
+export type LongPromptPolicy = (typeof LONG_PROMPT_POLICIES)[number];
+
 /** A proportion with its Wilson 95% interval. */
 export const accuracySchema = z.object({
   correct: z.number().int().nonnegative(),
@@ -137,6 +147,14 @@ export const runSpecSchema = z
     splitDetail: splitDetailSchema.optional(),
     /** Ids of the evaluated records, in order. */
     recordIds: z.array(z.string()).optional(),
+    /** Records whose prompts were longer than the context: left out or cut (`--on_long_prompt`). */
+    longPrompts: z
+      .object({
+        policy: z.enum(LONG_PROMPT_POLICIES),
+        skipped: z.array(z.object({ id: z.string(), tokens: z.number().int() })),
+        truncated: z.array(z.object({ id: z.string(), tokens: z.number().int() })),
+      })
+      .optional(),
     /** Label rule of the data, as loaded. */
     labelRule: z.unknown().optional(),
     /** Whether each category's few-shot prefix KV was computed once and reused. */
@@ -203,6 +221,8 @@ export const directionStatsFileSchema = z
     layers: z.array(directionLayerStatsSchema),
     /** Per hook: projections of every record onto the (train) direction, for histograms. */
     projections: z.record(z.array(z.object({ id: z.string(), subset: subsetSchema, split: z.enum(['train', 'heldout']), value: z.number() }))),
+    /** Shared with the directions file's metadata: the two were written as one unit. */
+    commit: z.string().optional(),
   });
 export type DirectionStatsFile = z.infer<typeof directionStatsFileSchema>;
 

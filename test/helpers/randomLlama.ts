@@ -1,16 +1,5 @@
+import { mulberry32 } from '../../models/common/prng';
 import type { LlamaCheckpoint, LlamaConfig, Tensor } from '../../models/checkpoint';
-
-/** Seeded PRNG (mulberry32) so test checkpoints are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An in-memory Llama-family checkpoint with random weights, for graph-vs-reference tests. */
 export function randomLlama(overrides: Partial<LlamaConfig> = {}, seed = 1): LlamaCheckpoint {
@@ -34,7 +23,7 @@ export function randomLlama(overrides: Partial<LlamaConfig> = {}, seed = 1): Lla
     eosTokenIds: [2],
     ...overrides,
   };
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const t = (dims: number[], std: number, mean = 0): Tensor => {
     const n = dims.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);

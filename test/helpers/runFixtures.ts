@@ -9,7 +9,7 @@
  */
 import { accuracyOf } from '../../runtime/evaluate/runFile';
 import type { DirectionStatsFile, InterventionResult, InterventionSpec, RunFile, RunItem, Subset } from '../../runtime/protocol/results';
-import { rng } from './randomLlama';
+import { mulberry32 } from '../../models/common/prng';
 
 export interface FixtureOptions {
   /** Single-block interventions at these blocks (a sweep). */
@@ -42,7 +42,7 @@ function idOf(s: Omit<InterventionSpec, 'id'>, tag?: string): string {
 }
 
 export function fixtureRun(o: FixtureOptions = {}): RunFile {
-  const r = rng(o.seed ?? 1);
+  const r = mulberry32(o.seed ?? 1);
   const per = o.perSubset ?? 10;
   const records = Array.from({ length: 2 * per }, (_, i) => ({
     id: String(i),
@@ -119,7 +119,7 @@ export function fixtureRun(o: FixtureOptions = {}): RunFile {
 
 /** A directions statistics file over `blocks` (FIXTURE), with projections per record. */
 export function fixtureDirections(blocks = [0, 1, 2], perLabel = 12, seed = 3): DirectionStatsFile {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const hooks = blocks.map((b) => `blocks.${b}.hook_resid_post`);
   return {
     format: 'layerlab-directions',

@@ -18,7 +18,7 @@ import type { InstrumentedModel, KvState } from '../../runtime/model';
 import { runEvaluation, runSweep, withoutTiming, type EvalContext, type EvaluateInput } from '../../runtime/evaluate';
 import type { RunFile } from '../../runtime/protocol/results';
 import { runCli } from '../helpers/cli';
-import { rng } from '../helpers/randomLlama';
+import { mulberry32 } from '../../models/common/prng';
 import { tmpDir } from '../helpers/tmp';
 
 const root = tmpDir('layerlab-eval-');
@@ -224,7 +224,7 @@ describe('loglik and generate agree when the answer format is forced', () => {
     const tensors = st.names.map((name) => ({ name, dtype: 'F32' as const, shape: [...st.header[name]!.shape], data: st.read(name).data }));
     const head = tensors.find((t) => t.name === 'lm_head.weight')!;
     const d = head.shape[1]!;
-    const r = rng(11);
+    const r = mulberry32(11);
     const u = Float32Array.from({ length: d }, () => r() - 0.5);
     const v = Float32Array.from({ length: d }, () => r() - 0.5);
     head.data.fill(0);

@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from '../helpers/tmp';
 import {
-  countLabels, demoDataset, demoRecords, demoJson, formatLabelRule, LabelRuleError, loadDataset, mulberry32, parseLabelRule,
+  countLabels, demoDataset, demoRecords, demoJson, formatLabelRule, LabelRuleError, loadDataset, parseLabelRule,
   sampleRecords, sha256Hex, shuffledIndices, splitHoldout, writeDemoDataset, renderPrompt, scoreItem,
 } from '../../datasets';
+import { mulberry32 } from '../../models/common/prng';
 
 describe('seeded sampling', () => {
   test('mulberry32 is pinned: cached samples must name the same records in every version', () => {

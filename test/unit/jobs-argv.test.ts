@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { mulberry32 } from '../../datasets';
+import { mulberry32 } from '../../models/common/prng';
 import { cliLine, fieldsOf, parseArgv, toArgv, UsageError, type FieldInfo } from '../../runtime/protocol/argv';
 import { evaluateJob, JOB_NAMES, JOBS, saveHiddenStatesJob, sweepJob, type JobName, type JobParams } from '../../runtime/protocol/jobs';
 

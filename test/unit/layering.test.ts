@@ -41,4 +41,26 @@ describe('import layering', () => {
       assert.match(r.stderr, re);
     }
   });
+
+  it('datasets may import models/common, models/common only itself', () => {
+    const ok = check(tree({
+      'datasets/sample.ts': "import { mulberry32 } from '../models/common/prng';\n",
+      'models/common/prng.ts': "import * as fs from 'node:fs';\nimport { x } from './files';\n",
+      'models/common/files.ts': 'export const x = 1;\n',
+      'models/load.ts': "import { mulberry32 } from './common/prng';\n",
+    }));
+    assert.equal(ok.status, 0, ok.stderr);
+  });
+
+  it('datasets → other models code, and models/common → the rest of models, are refused', () => {
+    const bad = check(tree({
+      'datasets/read.ts': "import { CheckpointError } from '../models/checkpoint';\n",
+      'models/common/files.ts': "import { openSafetensors } from '../safetensors';\n",
+      'models/common/lock.ts': "import { loadDataset } from '../../datasets';\n",
+    }));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /datasets\/read\.ts: may not import models\/checkpoint/);
+    assert.match(bad.stderr, /models\/common\/files\.ts: may not import models\/safetensors \(allowed: models\/common\)/);
+    assert.match(bad.stderr, /models\/common\/lock\.ts: may not import datasets/);
+  });
 });

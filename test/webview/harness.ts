@@ -1,5 +1,6 @@
 /**
- * Runs LayerLab's chart pages in headless Debian Chromium (playwright-core), hosted by the real
+ * Runs LayerLab's chart pages in headless Chromium (playwright-core: Debian's chromium when it is
+ * installed, else the one the @sparticuz/chromium dev dependency unpacks), hosted by the real
  * extension code (extension/chartPanel.ts over the `vscode` stub):
  *  - a local HTTP server on 127.0.0.1 serves each panel's HTML exactly as the host set it (so
  *    the page runs under the host's own CSP and nonce) and the extension's files, refusing any
@@ -23,8 +24,28 @@ import { stub, type FakePanel } from './vscodeStub';
 export const ROOT = path.resolve(__dirname, '..', '..');
 /** Debian's chromium (ENVIRONMENT.md); LAYERLAB_CHROMIUM points elsewhere. */
 export const CHROMIUM = process.env.LAYERLAB_CHROMIUM ?? '/usr/bin/chromium';
-/** A one-line skip reason when Debian's chromium is missing, else false. */
-export const chromiumSkip: string | false = fs.existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`;
+
+/** Whether npm installed @sparticuz/chromium (a headless Chromium in a package, no apt needed). */
+function hasPackagedChromium(): boolean {
+  // Its exports map has only an `import` condition, so require.resolve cannot find it.
+  return fs.existsSync(path.join(__dirname, '..', '..', 'node_modules', '@sparticuz', 'chromium', 'package.json'));
+}
+
+/** A one-line skip reason when no Chromium is available, else false. */
+export const chromiumSkip: string | false =
+  fs.existsSync(CHROMIUM) || hasPackagedChromium() ? false : `no Chromium: neither ${CHROMIUM} (apt-get install -y chromium) nor the @sparticuz/chromium dev dependency (npm ci)`;
+
+/**
+ * Debian's Chromium with ENVIRONMENT.md's flags, else the packaged one, which unpacks itself into
+ * the temp folder on first use and brings the flags it needs to run headless.
+ */
+async function chromiumLaunchOptions(): Promise<{ executablePath: string; args: string[] }> {
+  if (fs.existsSync(CHROMIUM)) return { executablePath: CHROMIUM, args: CHROMIUM_ARGS };
+  const packaged = (await import('@sparticuz/chromium')).default;
+  // Not its serverless flags: --single-process closes the browser with its last page, and
+  // --disable-web-security would hide the very CSP violations these tests look for.
+  return { executablePath: await packaged.executablePath(), args: CHROMIUM_ARGS };
+}
 export const OUTPUT_DIR = path.join(ROOT, 'test-output', 'webview');
 
 /** ENVIRONMENT.md's flags for Chromium on these machines. */
@@ -336,7 +357,7 @@ export class WebviewHarness {
     const server = http.createServer((req, res) => harness!.serve(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    const browser = await chromium.launch({ ...(await chromiumLaunchOptions()), headless: true });
     harness = new WebviewHarness(server, origin, browser);
     // Every panel the host creates resolves its resources through this server from the start,
     // as a VS Code webview has its cspSource and asWebviewUri before the host sets its HTML.

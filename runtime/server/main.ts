@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { LogNotification, type LogLevel } from '../protocol/requests';
+import { guardFrames } from './framing';
 import { watchParent } from './parentWatch';
 import { RuntimeServer, type RuntimeServerOptions } from './server';
 import { claimStdout, redirectConsole } from './stdio';
@@ -18,7 +19,7 @@ import { claimStdout, redirectConsole } from './stdio';
 export function runRuntime(argv: string[], opts: Pick<RuntimeServerOptions, 'handlers'> = {}): void {
   const { values } = parseArgs({
     args: argv,
-    options: { 'parent-pid': { type: 'string' }, 'parent-poll-ms': { type: 'string' } },
+    options: { 'parent-pid': { type: 'string' }, 'parent-poll-ms': { type: 'string' }, 'framing-timeout-ms': { type: 'string' } },
     strict: true,
   });
 
@@ -29,8 +30,23 @@ export function runRuntime(argv: string[], opts: Pick<RuntimeServerOptions, 'han
   const protocolOut = claimStdout((l, m) => sink(l, m));
   redirectConsole((l, m) => sink(l, m));
 
-  const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(protocolOut));
   let exiting = false;
+  /** Ends the process when the stream cannot be trusted any more, saying why (the client restarts it). */
+  const brokenStream = (why: string) => {
+    process.stderr.write(`layerlab runtime: exiting: ${why}\n`);
+    exit(1);
+  };
+  const frames = guardFrames(process.stdin, {
+    reply: (message) => {
+      const body = Buffer.from(JSON.stringify(message), 'utf8');
+      protocolOut.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]));
+    },
+    onFramingError: brokenStream,
+    ...(values['framing-timeout-ms'] ? { timeoutMs: Number(values['framing-timeout-ms']) } : {}),
+  });
+  const reader = new StreamMessageReader(frames);
+  reader.onError((e) => brokenStream(`unreadable message: ${e.message.split('\n')[0]}`));
+  const connection = createMessageConnection(reader, new StreamMessageWriter(protocolOut));
   const exit = (code: number) => {
     if (exiting) return;
     exiting = true;

@@ -15,12 +15,13 @@
  * (the prefix and the rest are separate matrix products instead of one), so logits agree to
  * ~1e-5 and greedy outputs are identical unless two tokens tie within that.
  */
+import * as fs from 'node:fs';
 import { scoreItem, type MmluProFewShot } from '../../datasets';
 import { acquireOutputLock } from '../../models/common/lock';
 import type { ModelTokenizer } from '../../models/load';
 import { CancelledError, generateGreedy } from '../generate';
 import { selectRows, type InstrumentedModel, type KvState } from '../model';
-import type { InterventionResult, RunFile, RunItem, RunSpec } from '../protocol/results';
+import { runFileSchema, type InterventionResult, type RunFile, type RunItem, type RunSpec } from '../protocol/results';
 import { LAYERLAB_VERSION } from '../version';
 import { loadFewShot, loadTestData, selectRecords, type Selection, type TestData } from './data';
 import { modelNameOf, resolveDirections, type DirectionSource } from './directions';
@@ -209,6 +210,49 @@ export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDir
   };
 }
 
+/**
+ * What an interrupted run of the same experiment left in its run file: the interventions it
+ * finished, in order, and the finished batches of the one it was on. The file name hashes the
+ * experiment, so a partial file there is normally ours; its spec is still compared (argv aside)
+ * and anything that does not match is started afresh. Results are kept as the file holds them,
+ * so the finished file equals an uninterrupted run's apart from timings.
+ */
+function resumableRun(
+  file: string,
+  identity: Omit<RunSpec, 'argv'>,
+  interventions: PlannedIntervention[],
+  log: (m: string) => void,
+): { results: InterventionResult[]; partial?: InterventionResult } | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined; // no file yet (or a damaged one, which the run replaces)
+  }
+  const parsed = runFileSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const prev = raw as RunFile;
+  if (prev.complete) return undefined;
+  const { argv: _a, ...prevIdentity } = prev.spec;
+  if (JSON.stringify(prevIdentity) !== JSON.stringify(identity)) {
+    log(`the partial run file ${file} holds another experiment; starting afresh`);
+    return undefined;
+  }
+  const results: InterventionResult[] = [];
+  let partial: InterventionResult | undefined;
+  for (const [k, r] of prev.results.entries()) {
+    if (r.intervention.id !== interventions[k]?.spec.id) return undefined;
+    if (r.complete === false) {
+      partial = r;
+      break;
+    }
+    results.push(r);
+  }
+  const n = results.reduce((a, r) => a + r.items.length, 0) + (partial?.items.length ?? 0);
+  if (n > 0) log(`resuming ${file}: ${results.length} intervention(s) finished, ${n} item(s) kept`);
+  return { results, ...(partial ? { partial } : {}) };
+}
+
 /** The run's spec: enough to run it again (argv is the exact command). */
 function runSpec(command: 'evaluate' | 'sweep', s: RunSetup, model: InstrumentedModel, interventions: PlannedIntervention[]): RunSpec {
   const spec: RunSpec = {
@@ -304,10 +348,30 @@ export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, int
 
   async function runLocked(): Promise<EvalOutcome> {
     log(`${interventions.length} run(s) × ${nItems} items, ${batches.length} batch(es) each, scoring ${s.scoring}; run file ${file}`);
-    ctx.onProgress?.(0, total, interventions[0]?.spec.id ?? '');
-    for (const iv of interventions) {
+    const resumed = resumableRun(file, identity, interventions, log);
+    const indexOf = new Map(s.prompts.items.map((it) => [it.record.id, it.index]));
+    const kept = resumed ? resumed.results.reduce((a, r) => a + r.items.length, 0) + (resumed.partial?.items.length ?? 0) : 0;
+    ctx.onProgress?.(kept, total, kept ? 'resumed' : (interventions[0]?.spec.id ?? ''));
+    for (const [k, iv] of interventions.entries()) {
       const ti = Date.now();
+      const earlier = resumed?.results[k];
+      if (earlier) {
+        // Finished before the interruption: the same spec gives the same items, so keep them.
+        results.push(earlier);
+        done += earlier.items.length;
+        for (const line of seedLines(earlier, { qualify })) {
+          lines.push(line);
+          ctx.out?.(line);
+        }
+        ctx.onProgress?.(done, total, `${iv.spec.id} (resumed)`);
+        continue;
+      }
       const items: (RunItem | undefined)[] = new Array(nItems);
+      // The intervention the interruption fell in: its finished batches are kept.
+      if (resumed?.partial && k === resumed.results.length) {
+        for (const item of resumed.partial.items) items[indexOf.get(item.id)!] = item;
+        done += resumed.partial.items.length;
+      }
       const partial = (): InterventionResult => {
         const doneItems = items.filter((x): x is RunItem => x !== undefined);
         return { intervention: iv.spec, summary: summarise(doneItems), items: doneItems, seconds: (Date.now() - ti) / 1000, complete: false };
@@ -327,6 +391,7 @@ export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, int
       try {
         for (const batch of batches) {
           if (ctx.signal?.aborted) throw new CancelledError();
+          if (batch.every((it) => items[it.index] !== undefined)) continue;
           const prefix = s.prefixReuse && batch[0]!.sharedLen > 0 ? s.prompts.prefixes.get(batch[0]!.prefixKey!)! : undefined;
           const past = prefix ? selectRows(await prefixFor(prefix), batch.map(() => 0)) : undefined;
           const start = (it: PreparedItem) => (prefix ? it.sharedLen : 0);

@@ -103,8 +103,8 @@ export const ExitNotification = new NotificationType0('exit');
 // ---------------------------------------------------------------------------------------------
 // Models
 
-export type ProviderPreference = 'auto' | 'cuda' | 'cpu';
-export type Provider = 'cuda' | 'cpu';
+export type ProviderPreference = 'auto' | 'cuda' | 'webgpu' | 'cpu';
+export type Provider = 'cuda' | 'webgpu' | 'cpu';
 
 export interface LoadModelParams {
   /** A Hugging Face folder or a llama2.c `.bin` (absolute, or relative to the runtime's cwd). */

@@ -77,6 +77,32 @@ export interface LlamaCheckpoint {
   contentHash: string;
 }
 
+/** Names of a Llama-family model's tensors, as keyed in LlamaWeights. */
+export type LlamaTensorKey = 'embed' | 'finalNorm' | 'lmHead' | `layers.${number}.${keyof LlamaLayerWeights}`;
+
+/**
+ * Reads one tensor when asked (fp32, PyTorch layout), so that converting a checkpoint never holds
+ * more than one tensor of it in memory.
+ */
+export type LlamaTensorReader = (key: LlamaTensorKey) => Tensor;
+
+/** The tensor-at-a-time view of an in-memory checkpoint. */
+export function llamaCheckpointReader(ckpt: LlamaCheckpoint): LlamaTensorReader {
+  const w = ckpt.weights;
+  return (key) => {
+    if (key === 'embed') return w.embed;
+    if (key === 'finalNorm') return w.finalNorm;
+    if (key === 'lmHead') {
+      if (!w.lmHead) throw new Error('checkpoint has no separate lm_head (tied embeddings)');
+      return w.lmHead;
+    }
+    const m = /^layers\.(\d+)\.(\w+)$/.exec(key);
+    const t = m ? (w.layers[Number(m[1])]?.[m[2] as keyof LlamaLayerWeights] as Tensor | undefined) : undefined;
+    if (!t) throw new Error(`checkpoint has no tensor ${key}`);
+    return t;
+  };
+}
+
 /** What a reader can tell from headers alone: enough to find already-built graphs. */
 export interface CheckpointProbe {
   config: LlamaConfig;

@@ -173,7 +173,7 @@ export function generateDemoTensors(opts: DemoModelOptions = {}): SafetensorsTen
   return out;
 }
 
-function demoTokenizerJson(): Record<string, unknown> {
+export function demoTokenizerJson(): Record<string, unknown> {
   const bos = DEMO_SPECIAL_TOKENS.bos;
   return byteLevelTokenizerJson({
     specials: [DEMO_SPECIAL_TOKENS.pad, DEMO_SPECIAL_TOKENS.bos, DEMO_SPECIAL_TOKENS.eos].map((c, id): [string, number] => [c, id]),
@@ -194,7 +194,7 @@ function demoTokenizerJson(): Record<string, unknown> {
   });
 }
 
-function demoTokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
+export function demoTokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
   const added: Record<string, unknown> = {};
   [DEMO_SPECIAL_TOKENS.pad, DEMO_SPECIAL_TOKENS.bos, DEMO_SPECIAL_TOKENS.eos].forEach((content, id) => {
     added[String(id)] = { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };

@@ -5,13 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError, type LlamaConfig, type Tokenizer } from './checkpoint';
-import { probeHfCheckpoint, readHfCheckpoint } from './hf/checkpoint';
+import { hfLlamaTensorReader, probeHfCheckpoint } from './hf/checkpoint';
 import { loadHfTokenizer } from './hf/tokenizer';
-import { probeLlama2cCheckpoint, readLlama2cCheckpoint } from './llama2c/checkpoint';
+import { llama2cTensorReader, probeLlama2cCheckpoint } from './llama2c/checkpoint';
 import { readLlama2cTokenizer } from './llama2c/tokenizer';
 import { huginnRecipe, llamaRecipe, type GraphRecipe } from './graph/build';
 import { huginnFolderReader, isHuginnFolder, probeHuginnCheckpoint, type HuginnConfig } from './huginn/checkpoint';
 import { loadHuginnTokenizer } from './huginn/tokenizer';
+import type { HashProgress } from './fingerprint';
 
 /** A tokenizer that may also render chat templates (Hugging Face folders that ship one). */
 export interface ModelTokenizer extends Tokenizer {
@@ -52,12 +53,13 @@ export function resolveModelPath(opts: { model?: string; modelsPath?: string; mo
   throw new Error('no model given: pass --model PATH (a Hugging Face folder or a llama2.c .bin), or --models_path DIR --model_name NAME');
 }
 
-export function loadCheckpoint(modelPath: string, tokenizerPath?: string, options: ModelOptions = {}): LoadedCheckpoint {
+/** `onHashProgress` reports the content hash of a checkpoint not hashed before (bytes done, of all). */
+export function loadCheckpoint(modelPath: string, tokenizerPath?: string, options: ModelOptions = {}, onHashProgress?: HashProgress): LoadedCheckpoint {
   if (!fs.existsSync(modelPath)) {
     throw new CheckpointError(modelPath, 'no such file or folder (a model is a Hugging Face folder with config.json or a llama2.c .bin file)');
   }
   if (fs.statSync(modelPath).isDirectory() && isHuginnFolder(modelPath)) {
-    const probe = probeHuginnCheckpoint(modelPath);
+    const probe = probeHuginnCheckpoint(modelPath, onHashProgress);
     const tok = loadHuginnTokenizer(tokenizerPath ?? modelPath);
     checkVocab(tok, probe.config.vocabSize, tokenizerPath ?? modelPath);
     let recipe: GraphRecipe;
@@ -83,13 +85,13 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string, option
     throw new CheckpointError(modelPath, `${given.join(', ')} ${given.length > 1 ? 'apply' : 'applies'} only to recurrent-depth models (model_type huginn_raven); this model has a fixed depth`);
   }
   if (fs.statSync(modelPath).isDirectory()) {
-    const probe = probeHfCheckpoint(modelPath);
+    const probe = probeHfCheckpoint(modelPath, onHashProgress);
     const tok = loadHfTokenizer(tokenizerPath ?? modelPath);
     checkVocab(tok, probe.config.vocabSize, tokenizerPath ?? modelPath);
     return {
       format: 'huggingface',
       path: modelPath,
-      recipe: llamaRecipe(probe, () => readHfCheckpoint(modelPath)),
+      recipe: llamaRecipe(probe, () => hfLlamaTensorReader(modelPath)),
       tokenizer: Object.assign(tok, { source: tokenizerPath ?? modelPath }),
       config: probe.config,
       contentHash: probe.contentHash,
@@ -97,7 +99,7 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string, option
   }
   const foreign = describeNonLlama2cFile(modelPath);
   if (foreign) throw new CheckpointError(modelPath, foreign);
-  const probe = probeLlama2cCheckpoint(modelPath);
+  const probe = probeLlama2cCheckpoint(modelPath, onHashProgress);
   const tokFile = tokenizerPath ?? findLlama2cTokenizer(modelPath);
   if (tokenizerPath !== undefined && fs.existsSync(tokenizerPath) && fs.statSync(tokenizerPath).isDirectory()) {
     throw new CheckpointError(
@@ -109,7 +111,7 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string, option
   return {
     format: 'llama2c',
     path: modelPath,
-    recipe: llamaRecipe(probe, () => readLlama2cCheckpoint(modelPath)),
+    recipe: llamaRecipe(probe, () => llama2cTensorReader(modelPath)),
     tokenizer: Object.assign(tok, { source: tokFile }),
     config: probe.config,
     contentHash: probe.contentHash,

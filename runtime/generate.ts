@@ -26,7 +26,7 @@ export interface GenerateOptions {
    * Needs the KV cache (useKvCache true).
    */
   past?: KvState;
-  /** Run the edit graph even when every edit is zero (tests use it to show zero edits change nothing). */
+  /** No effect (kept so existing callers compile): see ForwardOptions.forceEditGraph. */
   forceEditGraph?: boolean;
   signal?: AbortSignal;
 }

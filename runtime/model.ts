@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { BuiltModel } from '../models/graph/build';
-import { EDIT_INPUTS, hookIndex, hookOutput, parseHookName, type GraphSpec } from '../models/graph/spec';
+import { EDIT_INPUTS, GRAPH_INPUTS, hookIndex, hookName, hookOutput, parseHookName, type GraphSpec } from '../models/graph/spec';
 import { OrtSession, type FeedValue, type OutputValue, type ProviderReport, type SessionOptions } from './ort/session';
 
 /** Which positions of the current input a read returns. */
@@ -41,8 +41,8 @@ export interface ForwardOptions {
    */
   readsOnly?: boolean;
   /**
-   * Run the edit graph even when every edit is zero. Without edits the plain graph runs until
-   * the first edit opens the edit graph; tests force it to show zero edits change nothing.
+   * No effect (kept so existing callers compile): there is one graph, and every pass feeds it
+   * the edits, all-zero when none are given, which leaves every output bit-identical.
    */
   forceEditGraph?: boolean;
 }
@@ -77,61 +77,74 @@ export class ModelInputError extends Error {
 
 export class InstrumentedModel {
   /**
-   * One ONNX Runtime session at a time, each holding its own copy of the weights: the plain
-   * graph until the first edit, then the edit graph for good (zero edits there give results
-   * bit-identical to the plain graph, tested), so a run with interventions never holds the
-   * weights twice.
+   * One ONNX Runtime session at a time, over a graph that takes edits as inputs, so the weights
+   * are held once with or without interventions. It starts on the graph whose hook outputs are
+   * the last position and the mean; the first read at every position swaps it for the graph that
+   * also has those (see hookOutput): the first session is released before the second opens.
    */
-  private plain?: OrtSession;
-  private edit?: OrtSession;
-  private openingEdit?: Promise<OrtSession>;
+  private session?: OrtSession;
+  private report?: ProviderReport;
+  private switching?: Promise<void>;
   private inFlight = 0;
-  private releasePlainWhenIdle = false;
+  private idleWaiters: (() => void)[] = [];
+  /** All-zero edit inputs, allocated once: what a pass without edits feeds. */
+  private zeroEdits?: { scale: Float32Array; vectors: Float32Array };
 
   private constructor(
     readonly dir: string,
     readonly spec: GraphSpec,
-    plain: OrtSession,
+    session: OrtSession,
     private readonly sessionOptions: SessionOptions,
   ) {
-    this.plain = plain;
+    this.session = session;
+    this.report = session.provider;
   }
 
-  static async load(built: BuiltModel, opts: SessionOptions = {}): Promise<InstrumentedModel> {
-    const plain = await OrtSession.create(path.join(built.dir, built.spec.graphs.plain), opts);
-    return new InstrumentedModel(built.dir, built.spec, plain, opts);
+  /**
+   * Loads the built graph, or `graphFile`: another form of it over the same weights and spec
+   * (tests load the edit-free form, see writeGraphWithoutEdits).
+   */
+  static async load(built: BuiltModel, opts: SessionOptions = {}, graphFile = path.join(built.dir, built.spec.graph)): Promise<InstrumentedModel> {
+    const session = await OrtSession.create(graphFile, opts);
+    return new InstrumentedModel(built.dir, built.spec, session, opts);
   }
 
   get provider(): ProviderReport {
-    return (this.edit ?? this.plain)!.provider;
-  }
-
-  /** Opens the edit graph on first use and lets the plain graph go. */
-  private async editSession(): Promise<OrtSession> {
-    if (this.edit) return this.edit;
-    this.openingEdit ??= OrtSession.create(path.join(this.dir, this.spec.graphs.edit), this.sessionOptions).then((s) => {
-      this.edit = s;
-      this.releasePlainWhenIdle = true;
-      return s;
-    });
-    return this.openingEdit;
-  }
-
-  private async releasePlainIfIdle(): Promise<void> {
-    if (this.releasePlainWhenIdle && this.inFlight === 0 && this.plain) {
-      const p = this.plain;
-      this.plain = undefined;
-      this.releasePlainWhenIdle = false;
-      await p.release();
-    }
+    if (!this.report) throw new ModelInputError('this model was released; open it again');
+    return this.report;
   }
 
   async release(): Promise<void> {
-    await this.plain?.release();
-    this.plain = undefined;
-    const edit = this.edit ?? (this.openingEdit ? await this.openingEdit : undefined);
-    await edit?.release();
-    this.edit = undefined;
+    while (this.switching) await this.switching;
+    const s = this.session;
+    this.session = undefined;
+    this.report = undefined;
+    this.zeroEdits = undefined;
+    await s?.release();
+  }
+
+  private live(): OrtSession {
+    if (!this.session) throw new ModelInputError('this model was released; open it again');
+    return this.session;
+  }
+
+  /** The session to run a pass on, after swapping in the all-positions graph if the pass needs it. */
+  private async sessionFor(allPositions: boolean): Promise<OrtSession> {
+    while (this.switching) await this.switching;
+    const current = this.live();
+    if (!allPositions || current.outputNames.includes(hookOutput.all(hookName(0, 'hook_resid_pre')))) return current;
+    this.switching = (async () => {
+      // Passes already running on the current session finish first; none start meanwhile.
+      while (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      this.session = undefined;
+      await current.release();
+      this.session = await OrtSession.create(path.join(this.dir, this.spec.graphAllPositions), this.sessionOptions);
+      this.report = this.session.provider;
+    })().finally(() => {
+      this.switching = undefined;
+    });
+    await this.switching;
+    return this.live();
   }
 
   /**
@@ -177,10 +190,12 @@ export class InstrumentedModel {
     const maskData = new BigInt64Array(B * T);
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) maskData[b * T + t] = BigInt(mask[b][t]);
 
+    const logitPositions = opts.allLogits ? S : 1;
     const feeds: Record<string, FeedValue> = {
-      input_ids: { type: 'int64', data: ids, dims: [B, S] },
-      position_ids: { type: 'int64', data: posIds, dims: [B, S] },
-      attention_mask: { type: 'int64', data: maskData, dims: [B, T] },
+      [GRAPH_INPUTS.inputIds]: { type: 'int64', data: ids, dims: [B, S] },
+      [GRAPH_INPUTS.positionIds]: { type: 'int64', data: posIds, dims: [B, S] },
+      [GRAPH_INPUTS.attentionMask]: { type: 'int64', data: maskData, dims: [B, T] },
+      [GRAPH_INPUTS.logitsCount]: { type: 'int64', data: BigInt64Array.of(BigInt(logitPositions)), dims: [1] },
     };
     const { nKvHeads, headDim, count } = spec.kv;
     for (let i = 0; i < count; i++) {
@@ -192,11 +207,6 @@ export class InstrumentedModel {
         : { type: 'float32', data: new Float32Array(0), dims: [B, nKvHeads, 0, headDim] };
     }
 
-    const edits = opts.edits ?? [];
-    const activeEdits = edits.filter((e) => (e.scale ?? 0) !== 0 || (e.add && e.add.some((v) => v !== 0)));
-    const session = activeEdits.length > 0 || opts.forceEditGraph === true || this.edit ? await this.editSession() : this.plain!;
-    if (session === this.edit) Object.assign(feeds, this.editFeeds(edits, B, S, opts.editPositions ?? 'all'));
-
     const reads = opts.reads ?? [];
     const fetch = new Set<string>();
     if (!opts.readsOnly) {
@@ -205,54 +215,44 @@ export class InstrumentedModel {
     }
     for (const r of reads) {
       parseHookName(r.hook, spec.nBlocks);
-      fetch.add(r.positions === 'last' ? hookOutput.last(r.hook) : hookOutput.all(r.hook));
+      fetch.add(hookOutput[r.positions](r.hook));
     }
+    // ONNX Runtime needs at least one output; the smallest one serves.
+    if (fetch.size === 0) fetch.add(hookOutput.last(hookName(0, 'hook_resid_pre')));
 
+    const session = await this.sessionFor(reads.some((r) => r.positions === 'all'));
+    if (session.inputNames.includes(EDIT_INPUTS.scale)) Object.assign(feeds, this.editFeeds(opts.edits ?? [], B, S, opts.editPositions ?? 'all'));
+    else if (opts.edits?.length) throw new ModelInputError('this graph was built without edit inputs');
     this.inFlight++;
-    let out;
+    let out: Record<string, OutputValue>;
     try {
       out = await session.run(feeds, [...fetch]);
     } finally {
-      this.inFlight--;
+      if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
-    await this.releasePlainIfIdle();
 
+    // logits is [B, logitPositions, V]: the last position only, or every position.
     const V = spec.vocabSize;
     const logits: Float32Array[] = [];
     for (let b = 0; b < B && !opts.readsOnly; b++) {
       const logitsAll = out.logits.data;
-      if (opts.allLogits) {
-        const pad = S - lens[b];
-        logits.push(logitsAll.slice((b * S + pad) * V, (b + 1) * S * V));
-      } else {
-        logits.push(logitsAll.slice(((b + 1) * S - 1) * V, (b + 1) * S * V));
-      }
+      const pad = opts.allLogits ? S - lens[b] : 0;
+      logits.push(logitsAll.slice((b * logitPositions + pad) * V, (b + 1) * logitPositions * V));
     }
 
     const d = spec.dModel;
     const readMap = new Map<string, Float32Array[]>();
     for (const r of reads) {
-      if (r.positions === 'last') {
-        const v = out[hookOutput.last(r.hook)].data;
+      const v = out[hookOutput[r.positions](r.hook)].data;
+      if (r.positions !== 'all') {
+        // [B, d] or [B, 1, d]: one row per sequence (the mean is over this call's real positions).
         readMap.set(r.hook, Array.from({ length: B }, (_, b) => v.slice(b * d, (b + 1) * d)));
         continue;
       }
-      const v = out[hookOutput.all(r.hook)].data;
-      const rows: Float32Array[] = [];
-      for (let b = 0; b < B; b++) {
-        const pad = S - lens[b];
-        const rowVals = v.subarray((b * S + pad) * d, (b + 1) * S * d);
-        if (r.positions === 'all') {
-          rows.push(rowVals.slice());
-        } else {
-          // Mean over this call's real (non-padding) positions, accumulated in float64.
-          const acc = new Float64Array(d);
-          const n = lens[b];
-          for (let s = 0; s < n; s++) for (let j = 0; j < d; j++) acc[j] += rowVals[s * d + j];
-          rows.push(Float32Array.from(acc, (x) => x / n));
-        }
-      }
-      readMap.set(r.hook, rows);
+      readMap.set(
+        r.hook,
+        Array.from({ length: B }, (_, b) => v.slice((b * S + S - lens[b]) * d, (b + 1) * S * d)),
+      );
     }
 
     const kv: KvState = {
@@ -268,9 +268,14 @@ export class InstrumentedModel {
     const { spec } = this;
     const d = spec.dModel;
     const H = 2 * spec.nBlocks;
-    const scale = new Float32Array(H);
-    const direction = new Float32Array(H * d);
-    const add = new Float32Array(H * d);
+    this.zeroEdits ??= { scale: new Float32Array(H), vectors: new Float32Array(H * d) };
+    const zero = this.zeroEdits;
+    const anyScale = edits.some((e) => (e.scale ?? 0) !== 0);
+    const anyDirection = edits.some((e) => e.direction !== undefined);
+    const anyAdd = edits.some((e) => e.add !== undefined);
+    const scale = anyScale ? new Float32Array(H) : zero.scale;
+    const direction = anyDirection ? new Float32Array(H * d) : zero.vectors;
+    const add = anyAdd ? new Float32Array(H * d) : zero.vectors;
     const seen = new Set<number>();
     for (const e of edits) {
       const { block, kind } = parseHookName(e.hook, spec.nBlocks);
@@ -279,8 +284,9 @@ export class InstrumentedModel {
       seen.add(h);
       const s = e.scale ?? 0;
       if (!Number.isFinite(s)) throw new ModelInputError(`edit at ${e.hook}: scale ${s} is not finite`);
-      if (s !== 0) {
-        if (!e.direction) throw new ModelInputError(`edit at ${e.hook}: a non-zero scale needs a direction`);
+      if (s !== 0 && !e.direction) throw new ModelInputError(`edit at ${e.hook}: a non-zero scale needs a direction`);
+      if (e.direction) {
+        // Fed also with scale 0: the graph then multiplies it by 0, which must change nothing.
         checkVector(e.direction, d, `edit at ${e.hook}: direction`);
         direction.set(e.direction, h * d);
         scale[h] = s;

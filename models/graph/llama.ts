@@ -1,59 +1,88 @@
 /**
  * Instrumented ONNX decoder for the Llama family (llama2.c, Llama 2/3, Mistral, Qwen2, SmolLM).
  */
-import type { LlamaCheckpoint, LlamaConfig } from '../checkpoint';
-import { ExternalWeights, GraphBuilder } from './onnxGraph';
-import { attention, beginForward, hookPoint, rmsNorm, swiGlu, transpose2d, type ForwardContext } from './layers';
+import type { LlamaConfig, LlamaTensorReader } from '../checkpoint';
+import { GraphBuilder } from './onnxGraph';
+import { attention, beginForward, embeddingLookup, hookPoint, linear, lmHead, rmsNorm, siluGate, type ForwardContext, type GraphForm } from './layers';
 import type { BlockInfo } from './spec';
+import type { PlannedWeight, WeightsManifest, WeightsWriter } from './weights';
 
-/** Writes every weight once, in the layout the graph consumes. */
-export function writeLlamaWeights(ckpt: LlamaCheckpoint, weights: ExternalWeights): void {
-  const { config: c, weights: w } = ckpt;
-  const addT = (name: string, t: { dims: number[]; data: Float32Array }) =>
-    weights.add(name, [t.dims[1], t.dims[0]], transpose2d(t.data, t.dims[0], t.dims[1]));
-  // Token embedding stays [V, d]: Gather reads rows, and the head uses it through Gemm(transB).
-  weights.add('embed', w.embed.dims, w.embed.data);
-  w.layers.forEach((l, i) => {
+/** Every tensor the writer stores, in order, from the config alone. */
+export function llamaWeightPlan(c: LlamaConfig): PlannedWeight[] {
+  const d = c.dModel;
+  const q = c.nHeads * c.headDim;
+  const kv = c.nKvHeads * c.headDim;
+  const plan: PlannedWeight[] = [{ name: 'embed', kind: 'embedding', dims: [c.vocabSize, d] }];
+  for (let i = 0; i < c.nLayers; i++) {
     const p = `layers.${i}`;
-    weights.add(`${p}.attn_norm`, l.attnNorm.dims, l.attnNorm.data);
-    addT(`${p}.wq`, l.wq);
-    addT(`${p}.wk`, l.wk);
-    addT(`${p}.wv`, l.wv);
+    plan.push(
+      { name: `${p}.attn_norm`, kind: 'vector', dims: [d] },
+      { name: `${p}.wq`, kind: 'linear', dims: [q, d] },
+      { name: `${p}.wk`, kind: 'linear', dims: [kv, d] },
+      { name: `${p}.wv`, kind: 'linear', dims: [kv, d] },
+      ...(c.qkvBias
+        ? ([
+            { name: `${p}.bq`, kind: 'vector', dims: [q] },
+            { name: `${p}.bk`, kind: 'vector', dims: [kv] },
+            { name: `${p}.bv`, kind: 'vector', dims: [kv] },
+          ] as PlannedWeight[])
+        : []),
+      { name: `${p}.wo`, kind: 'linear', dims: [d, q] },
+      { name: `${p}.ffn_norm`, kind: 'vector', dims: [d] },
+      { name: `${p}.w_gate`, kind: 'linear', dims: [c.dFF, d] },
+      { name: `${p}.w_up`, kind: 'linear', dims: [c.dFF, d] },
+      { name: `${p}.w_down`, kind: 'linear', dims: [d, c.dFF] },
+    );
+  }
+  plan.push({ name: 'final_norm', kind: 'vector', dims: [d] });
+  plan.push({ name: 'lm_head', kind: 'linear', dims: [c.vocabSize, d], ...(c.tiedEmbeddings ? { duplicateOf: 'embed' } : {}) });
+  return plan;
+}
+
+/** Writes every weight once, reading one checkpoint tensor at a time, in llamaWeightPlan's order. */
+export function writeLlamaWeights(c: LlamaConfig, read: LlamaTensorReader, w: WeightsWriter): void {
+  w.embedding('embed', read('embed'));
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = `layers.${i}`;
+    const t = (k: string) => read(`layers.${i}.${k}` as Parameters<LlamaTensorReader>[0]);
+    w.vector(`${p}.attn_norm`, [c.dModel], t('attnNorm').data);
+    w.linear(`${p}.wq`, t('wq'));
+    w.linear(`${p}.wk`, t('wk'));
+    w.linear(`${p}.wv`, t('wv'));
     if (c.qkvBias) {
-      weights.add(`${p}.bq`, l.bq!.dims, l.bq!.data);
-      weights.add(`${p}.bk`, l.bk!.dims, l.bk!.data);
-      weights.add(`${p}.bv`, l.bv!.dims, l.bv!.data);
+      for (const [name, key] of [['bq', 'bq'], ['bk', 'bk'], ['bv', 'bv']]) {
+        const b = t(key);
+        w.vector(`${p}.${name}`, b.dims, b.data);
+      }
     }
-    addT(`${p}.wo`, l.wo);
-    weights.add(`${p}.ffn_norm`, l.ffnNorm.dims, l.ffnNorm.data);
-    addT(`${p}.w_gate`, l.wGate);
-    addT(`${p}.w_up`, l.wUp);
-    addT(`${p}.w_down`, l.wDown);
-  });
-  weights.add('final_norm', w.finalNorm.dims, w.finalNorm.data);
-  if (!c.tiedEmbeddings) weights.add('lm_head', w.lmHead!.dims, w.lmHead!.data);
+    w.linear(`${p}.wo`, t('wo'));
+    w.vector(`${p}.ffn_norm`, [c.dModel], t('ffnNorm').data);
+    w.linear(`${p}.w_gate`, t('wGate'));
+    w.linear(`${p}.w_up`, t('wUp'));
+    w.linear(`${p}.w_down`, t('wDown'));
+  }
+  w.vector('final_norm', [c.dModel], read('finalNorm').data);
+  // The head is its own tensor even when tied (see weights.ts): the embedding, read a second time.
+  if (c.tiedEmbeddings) w.splitLinear('lm_head', read('embed'), { duplicateOf: 'embed' });
+  else w.splitLinear('lm_head', read('lmHead'));
 }
 
 export function llamaBlocks(nLayers: number): BlockInfo[] {
   return Array.from({ length: nLayers }, (_, i) => ({ index: i, part: 'layer', label: `layer ${i}` }));
 }
 
-/** Emits the decoder graph (with or without the edit inputs) over already-written weights. */
-export function buildLlamaGraph(c: LlamaConfig, source: string, weights: ExternalWeights, withEdit: boolean): Uint8Array {
+/** Emits the decoder graph, in the given form, over an already-written weights file. */
+export function buildLlamaGraph(c: LlamaConfig, source: string, weights: WeightsManifest, form: GraphForm): Uint8Array {
   const g = new GraphBuilder(`layerlab-${c.modelType}`, weights);
-  const { ctx, inputIds } = beginForward(g, {
-    dModel: c.dModel,
-    headDim: c.headDim,
-    ropeTheta: c.ropeTheta,
-    ropeStyle: c.ropeStyle,
-    withEdit,
-  });
-  let x = g.op('Gather', [g.weight('embed'), inputIds], { axis: 0 });
+  const { ctx, inputIds } = beginForward(g, { dModel: c.dModel, headDim: c.headDim, ropeTheta: c.ropeTheta, ropeStyle: c.ropeStyle, ...form });
+  let x = embeddingLookup(g, 'embed', inputIds);
   for (let l = 0; l < c.nLayers; l++) {
-    x = g.scoped(`layer${l}`, () => llamaBlock(ctx, c, l, x));
+    const input = x;
+    x = g.scoped(`layer${l}`, () => llamaBlock(ctx, c, l, input));
   }
-  lmHead(ctx, x, rmsNorm(g, x, g.weight('final_norm'), c.rmsNormEps), c.tiedEmbeddings ? 'embed' : 'lm_head', c.vocabSize);
-  return g.encode(`LayerLab instrumented decoder for ${source}`);
+  const final = x;
+  lmHead(ctx, g.scoped('final_norm', () => rmsNorm(g, final, g.weight('final_norm'), c.rmsNormEps)), 'lm_head', c.vocabSize);
+  return g.encode(`LayerLab instrumented decoder (${weights.precision} weights) for ${source}`);
 }
 
 function llamaBlock(ctx: ForwardContext, c: LlamaConfig, l: number, input: string): string {
@@ -65,34 +94,17 @@ function llamaBlock(ctx: ForwardContext, c: LlamaConfig, l: number, input: strin
     ctx,
     h,
     {
-      wq: g.weight(`${p}.wq`),
-      wk: g.weight(`${p}.wk`),
-      wv: g.weight(`${p}.wv`),
-      wo: g.weight(`${p}.wo`),
+      wq: `${p}.wq`,
+      wk: `${p}.wk`,
+      wv: `${p}.wv`,
       ...(c.qkvBias ? { bq: g.weight(`${p}.bq`), bk: g.weight(`${p}.bk`), bv: g.weight(`${p}.bv`) } : {}),
     },
     { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim },
     l,
   );
-  x = g.op('Add', [x, g.op('MatMul', [a, g.weight(`${p}.wo`)])]);
+  x = g.op('Add', [x, linear(g, a, `${p}.wo`)]);
   const h2 = rmsNorm(g, x, g.weight(`${p}.ffn_norm`), c.rmsNormEps);
-  x = g.op('Add', [x, swiGlu(g, h2, g.weight(`${p}.w_gate`), g.weight(`${p}.w_up`), g.weight(`${p}.w_down`))]);
+  const mlp = g.scoped('mlp', () => linear(g, siluGate(g, linear(g, h2, `${p}.w_gate`), linear(g, h2, `${p}.w_up`)), `${p}.w_down`));
+  x = g.op('Add', [x, mlp]);
   return hookPoint(ctx, l, 'hook_resid_post', x);
-}
-
-/**
- * logits [B,S,V] = normed [B,S,d] · head[V,d]ᵀ. Gemm with transB reads the [V,d] matrix as
- * stored, so a tied head reuses the embedding's bytes instead of a transposed copy.
- */
-export function lmHead(ctx: ForwardContext, residual: string, normed: string, headWeight: string, vocab: number): void {
-  const { g } = ctx;
-  return g.scoped('lm_head', () => {
-    const flat = g.op('Reshape', [normed, g.constI64([-1, ctx.dModel])]);
-    const scores = g.op('Gemm', [flat, g.weight(headWeight)], { transB: 1 });
-    // Back to [B,S,V] using the residual's leading dims.
-    const lead = g.op('Slice', [g.op('Shape', [residual]), g.constI64([0]), g.constI64([2])]);
-    const shape = g.op('Concat', [lead, g.constI64([vocab])], { axis: 0 });
-    const logits = g.op('Reshape', [scores, shape], {}, 'logits');
-    g.output(logits, 'float32', ['batch', 'seq', vocab]);
-  });
 }

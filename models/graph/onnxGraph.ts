@@ -1,65 +1,32 @@
 /**
  * A small typed layer over `onnx-proto` for emitting graphs: named values, ops with attributes,
- * small constants inline, and large weights appended to an external data file so that graphs
- * over 2 GB work and several graph variants can share one weights file.
+ * small constants inline, and large weights referenced in the external weights file (see
+ * weights.ts) so that graphs over 2 GB work and every graph variant shares one weights file.
  */
-import * as fs from 'node:fs';
 import Long from 'long';
 import { onnx } from 'onnx-proto';
+import { WEIGHTS_FILE, type StoredDtype, type WeightsManifest } from './weights';
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
 
-export type ElemType = 'float32' | 'int64' | 'bool';
+/** ONNX Runtime's contrib operators (MatMulNBits, GatherBlockQuantized). */
+export const MS_DOMAIN = 'com.microsoft';
+
+export type ElemType = 'float32' | 'float16' | 'uint8' | 'int64' | 'bool';
 const ELEM: Record<ElemType, onnx.TensorProto.DataType> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
+  uint8: onnx.TensorProto.DataType.UINT8,
   int64: onnx.TensorProto.DataType.INT64,
   bool: onnx.TensorProto.DataType.BOOL,
 };
+/** `to` of a Cast node for each element type. */
+export const CAST_TO: Record<ElemType, number> = { float32: 1, uint8: 2, int64: 7, bool: 9, float16: 10 };
 
 /** A symbolic (string) or fixed (number) dimension of a graph input or output. */
 export type Dim = number | string;
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
-
-/**
- * Appends tensors to one binary file and remembers where each went. ONNX Runtime resolves
- * `location` relative to the model file, so the weights file must sit beside the graphs.
- */
-export class ExternalWeights {
-  private fd: number;
-  private offset = 0;
-  readonly entries = new Map<string, { offset: number; length: number; dims: number[] }>();
-
-  constructor(
-    readonly filePath: string,
-    readonly location: string,
-  ) {
-    this.fd = fs.openSync(filePath, 'w');
-  }
-
-  /** Writes `data` (fp32) under `name`; 64-byte aligned so the runtime may map it directly. */
-  add(name: string, dims: number[], data: Float32Array): void {
-    if (this.entries.has(name)) throw new Error(`weight ${name} written twice`);
-    const pad = (64 - (this.offset % 64)) % 64;
-    if (pad) {
-      fs.writeSync(this.fd, Buffer.alloc(pad));
-      this.offset += pad;
-    }
-    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    fs.writeSync(this.fd, bytes);
-    this.entries.set(name, { offset: this.offset, length: bytes.length, dims: [...dims] });
-    this.offset += bytes.length;
-  }
-
-  get size(): number {
-    return this.offset;
-  }
-
-  close(): void {
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
-  }
-}
 
 export class GraphBuilder {
   private readonly nodes: onnx.INodeProto[] = [];
@@ -71,9 +38,11 @@ export class GraphBuilder {
   private counter = 0;
   private scope = '';
 
+  private usesMsDomain = false;
+
   constructor(
     readonly name: string,
-    private readonly weights: ExternalWeights,
+    readonly weights: WeightsManifest,
   ) {}
 
   /** Runs `fn` with node and value names prefixed by `prefix/`, for readable graphs. */
@@ -106,27 +75,39 @@ export class GraphBuilder {
   }
 
   /**
-   * References a weight already written to the external file. Several graphs built over the
-   * same ExternalWeights each reference it; the bytes are stored once.
+   * References a tensor of the weights file. Every graph built over the same file references it;
+   * the bytes are stored once.
    */
   weight(name: string): string {
-    const e = this.weights.entries.get(name);
-    if (!e) throw new Error(`weight ${name} was not written`);
+    const e = this.weights.tensors[name];
+    if (!e) throw new Error(`weight ${name} is not in the weights file`);
     if (!this.usedWeights.has(name)) {
       this.usedWeights.add(name);
       this.usedNames.add(name);
       this.initializers.push({
         name,
         dims: e.dims.map((d) => Long.fromNumber(d)),
-        dataType: ELEM.float32,
+        dataType: ELEM[e.dtype as StoredDtype],
         dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
         externalData: [
-          { key: 'location', value: this.weights.location },
+          { key: 'location', value: WEIGHTS_FILE },
           { key: 'offset', value: String(e.offset) },
           { key: 'length', value: String(e.length) },
         ],
       });
     }
+    return name;
+  }
+
+  /** A large fp32 constant stored in the graph itself as raw bytes (e.g. a per-variant table). */
+  constF32Raw(values: Float32Array, dims: number[], hint = 'c'): string {
+    const name = this.fresh(hint);
+    this.initializers.push({
+      name,
+      dims: dims.map((d) => Long.fromNumber(d)),
+      dataType: ELEM.float32,
+      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
     return name;
   }
 
@@ -182,6 +163,7 @@ export class GraphBuilder {
           return n;
         })
       : Array.from({ length: nOutputs }, (_, i) => this.fresh(`${opType}${nOutputs > 1 ? `_${i}` : ''}`));
+    if (domain === MS_DOMAIN) this.usesMsDomain = true;
     this.nodes.push({
       name: this.fresh(`${opType}_node`),
       opType,
@@ -198,7 +180,10 @@ export class GraphBuilder {
     const model: onnx.IModelProto = {
       irVersion: Long.fromNumber(IR_VERSION),
       producerName: 'layerlab',
-      opsetImport: [{ domain: '', version: Long.fromNumber(OPSET) }],
+      opsetImport: [
+        { domain: '', version: Long.fromNumber(OPSET) },
+        ...(this.usesMsDomain ? [{ domain: MS_DOMAIN, version: Long.fromNumber(1) }] : []),
+      ],
       docString,
       graph: {
         name: this.name,

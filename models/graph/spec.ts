@@ -1,10 +1,11 @@
 /**
  * What a built instrumented model looks like from the outside: the contract between the graph
- * builders (models/) and the runtime. Stored as `spec.json` beside the graphs.
+ * builders (models/) and the runtime. Stored as `<graph>.json` beside the graph.
  */
+import type { WeightPrecision } from './weights';
 
 /** Bump whenever the emitted graphs change, so cached graphs are rebuilt. */
-export const BUILDER_VERSION = 1;
+export const BUILDER_VERSION = 2;
 
 export type HookKind = 'hook_resid_pre' | 'hook_resid_post';
 export const HOOK_KINDS: HookKind[] = ['hook_resid_pre', 'hook_resid_post'];
@@ -30,10 +31,21 @@ export interface GraphSpec {
   blocks: BlockInfo[];
   /** Attention layers with a KV cache: inputs `past.{i}.key|value`, outputs `present.{i}.key|value`. */
   kv: { count: number; nKvHeads: number; headDim: number };
-  /** Graph file names (relative to the spec's folder). `edit` takes the edit inputs. */
-  graphs: { plain: string; edit: string };
+  /**
+   * The graph file (relative to the spec's folder). One graph serves reads and edits: the edit
+   * inputs are always there, and all-zero edits leave every output bit-identical.
+   */
+  graph: string;
+  /** The same graph with every hook point also readable at every position (see hookOutput). */
+  graphAllPositions: string;
+  /** The weights file beside it, shared by every graph built from the checkpoint at this precision. */
   weightsFile: string;
+  /** Storage precision of the weights; hook reads and edits are fp32 whatever it is. */
+  precision: WeightPrecision;
+  /** Bytes of the model's parameters in this precision, each counted once. */
   weightsBytes: number;
+  /** Size of the weights file (a tied head is stored a second time, see weights.ts). */
+  weightsFileBytes: number;
   bosTokenId?: number;
   eosTokenIds: number[];
   /** Architecture-specific settings that change hook meaning (e.g. num_steps), recorded in caches. */
@@ -69,15 +81,35 @@ export function parseHookName(name: string, nBlocks: number): { block: number; k
   return { block, kind: m[2] as HookKind };
 }
 
-/** Names of the graph outputs that expose a hook point at selected positions. */
+/**
+ * Names of the graph outputs that expose a hook point at selected positions. Every graph has the
+ * `last` and `mean` outputs of every hook point; only the all-positions graph has `all` outputs:
+ * ONNX Runtime keeps every graph output alive until a pass ends, fetched or not, so [B,S,d] per
+ * hook point would hold the residual stream of every block at once (at 132 blocks more than the
+ * KV cache itself).
+ */
 export const hookOutput = {
-  /** Every position, [B, S, d]. */
+  /** Every position, [B, S, d] (all-positions graph only). */
   all: (hook: string) => hook,
   /** The last position, [B, d] (with left padding the last prompt token of every row). */
   last: (hook: string) => `${hook}.last`,
+  /** The mean over this pass's real (non-padding) positions, [B, 1, d]. */
+  mean: (hook: string) => `${hook}.mean`,
 };
 
-/** Names of the edit inputs of the `edit` graph (H = 2·nBlocks hook points). */
+/** The inputs every graph takes besides the KV cache (`past.{i}.key|value`) and the edit inputs. */
+export const GRAPH_INPUTS = {
+  /** [B, S] token ids. */
+  inputIds: 'input_ids',
+  /** [B, S] position of each token (the runtime derives them from the mask). */
+  positionIds: 'position_ids',
+  /** [B, P + S] 1 for real tokens, 0 for left padding. */
+  attentionMask: 'attention_mask',
+  /** [1] how many trailing positions get logits (output `logits` is [B, n, V]). */
+  logitsCount: 'logits_count',
+} as const;
+
+/** Names of the edit inputs (H = 2·nBlocks hook points). */
 export const EDIT_INPUTS = {
   /** [H] projection scale per hook point. */
   scale: 'edit.scale',

@@ -24,10 +24,12 @@ import {
   type LlamaLayerWeights,
   type LlamaWeights,
   type CheckpointProbe,
+  type LlamaTensorKey,
+  type LlamaTensorReader,
   type Tensor,
 } from '../checkpoint';
 import { openSafetensors, type SafetensorsFile } from '../safetensors';
-import { hashFiles } from '../fingerprint';
+import { hashFiles, type HashProgress } from '../fingerprint';
 
 export const SUPPORTED_HF_MODEL_TYPES = ['llama', 'mistral', 'qwen2'] as const;
 export type HfModelType = (typeof SUPPORTED_HF_MODEL_TYPES)[number];
@@ -144,10 +146,41 @@ function inspectHf(dir: string) {
   return { source, configBytes, config, weightFiles, layerSpecs, get };
 }
 
+/**
+ * A tensor-at-a-time reader of a Hugging Face folder (each tensor converted to fp32 when asked).
+ * Every tensor the model needs is checked against the headers first, so a missing or misshapen
+ * tensor fails before any conversion starts.
+ */
+export function hfLlamaTensorReader(dir: string): LlamaTensorReader {
+  const { config, weightFiles, layerSpecs, get } = inspectHf(dir);
+  const d = config.dModel;
+  const names = new Map<LlamaTensorKey, [string, number[]]>([
+    ['embed', ['model.embed_tokens.weight', [config.vocabSize, d]]],
+    ['finalNorm', ['model.norm.weight', [d]]],
+  ]);
+  if (!config.tiedEmbeddings) names.set('lmHead', ['lm_head.weight', [config.vocabSize, d]]);
+  layerSpecs.forEach((spec, i) => {
+    for (const [key, entry] of Object.entries(spec)) names.set(`layers.${i}.${key}` as LlamaTensorKey, entry);
+  });
+  for (const [, [name, dims]] of names) {
+    const file = weightFiles.byTensor.get(name);
+    if (!file) throw new CheckpointError(weightFiles.describedBy, `missing tensor ${name}`);
+    const info = weightFiles.files.get(file)!.header[name];
+    if (info.shape.length !== dims.length || info.shape.some((n, k) => n !== dims[k])) {
+      throw new CheckpointError(file, `tensor ${name} has shape [${info.shape.join(', ')}], but config.json implies [${dims.join(', ')}]`);
+    }
+  }
+  return (key) => {
+    const entry = names.get(key);
+    if (!entry) throw new Error(`hf reader: ${key} is not a tensor of this model`);
+    return get(entry[0], entry[1]);
+  };
+}
+
 /** Config and content hash of a Hugging Face folder, read from headers only (no weights). */
-export function probeHfCheckpoint(dir: string): CheckpointProbe {
+export function probeHfCheckpoint(dir: string, onProgress?: HashProgress): CheckpointProbe {
   const { source, configBytes, config, weightFiles } = inspectHf(dir);
-  return { config, source, contentHash: hashFiles(configBytes, [...weightFiles.files.keys()].sort()) };
+  return { config, source, contentHash: hashFiles(configBytes, [...weightFiles.files.keys()].sort(), onProgress) };
 }
 
 /** Reads a Hugging Face Llama/Mistral/Qwen2 folder into the shared in-memory checkpoint form. */

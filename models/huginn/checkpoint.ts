@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { CheckpointError, checkFiniteWeights, type Tensor } from '../checkpoint';
-import { hashFiles } from '../fingerprint';
+import { hashFiles, type HashProgress } from '../fingerprint';
 import { locateWeights, parseJson, readBytes, type WeightFiles } from '../hf/checkpoint';
 
 export const HUGINN_MODEL_TYPE = 'huginn_raven';
@@ -350,14 +350,14 @@ function inspectHuginn(dir: string) {
     checkFiniteWeights(file, name, t.data, t.dims);
     return t;
   };
-  const contentHash = () => hashFiles(configBytes, [...weightFiles.files.keys()].sort());
+  const contentHash = (onProgress?: HashProgress) => hashFiles(configBytes, [...weightFiles.files.keys()].sort(), onProgress);
   return { source, config, contentHash, read };
 }
 
 /** Config and content hash of a huginn_raven folder, from JSON and safetensors headers only. */
-export function probeHuginnCheckpoint(dir: string): HuginnProbe {
+export function probeHuginnCheckpoint(dir: string, onProgress?: HashProgress): HuginnProbe {
   const { source, config, contentHash } = inspectHuginn(dir);
-  return { config, source, contentHash: contentHash() };
+  return { config, source, contentHash: contentHash(onProgress) };
 }
 
 /**

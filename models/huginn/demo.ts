@@ -194,8 +194,8 @@ export function writeTinyHuginn(dir: string, opts: TinyHuginnOptions = {}): Tiny
     eos_token_id: TINY_HUGINN_SPECIAL_IDS.endText,
     pad_token_id: TINY_HUGINN_SPECIAL_IDS.pad,
   });
-  writeJson(path.join(abs, 'tokenizer.json'), tokenizerJson());
-  writeJson(path.join(abs, 'tokenizer_config.json'), tokenizerConfigJson(o.maxSeqLen));
+  writeJson(path.join(abs, 'tokenizer.json'), tinyHuginnTokenizerJson());
+  writeJson(path.join(abs, 'tokenizer_config.json'), tinyHuginnTokenizerConfigJson(o.maxSeqLen));
   return { dir: abs, options: o, tensors };
 }
 
@@ -222,11 +222,11 @@ const SPECIALS: [string, number][] = [
   [HUGINN_SPECIAL_TOKENS.pad, TINY_HUGINN_SPECIAL_IDS.pad],
 ];
 
-function tokenizerJson(): Record<string, unknown> {
+export function tinyHuginnTokenizerJson(): Record<string, unknown> {
   return byteLevelTokenizerJson({ specials: SPECIALS, byteOffset: 0 });
 }
 
-function tokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
+export function tinyHuginnTokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
   const added: Record<string, unknown> = {};
   for (const [content, id] of SPECIALS) added[String(id)] = { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
   return {

@@ -26,9 +26,10 @@ import {
   type LlamaCheckpoint,
   type LlamaConfig,
   type LlamaLayerWeights,
+  type LlamaTensorReader,
   type Tensor,
 } from '../checkpoint';
-import { hashFiles } from '../fingerprint';
+import { hashFiles, type HashProgress } from '../fingerprint';
 
 const V1_MAGIC = 0x616b3432; // "ak42" read as a little-endian uint32
 const LEGACY_HEADER_BYTES = 7 * 4;
@@ -105,7 +106,7 @@ export function readLlama2cCheckpoint(file: string): LlamaCheckpoint {
 }
 
 /** Config and content hash from the header and file size alone (no weights read). */
-export function probeLlama2cCheckpoint(file: string): CheckpointProbe {
+export function probeLlama2cCheckpoint(file: string, onProgress?: HashProgress): CheckpointProbe {
   const source = path.resolve(file);
   let fd: number;
   try {
@@ -118,10 +119,79 @@ export function probeLlama2cCheckpoint(file: string): CheckpointProbe {
     if (!st.isFile()) throw new CheckpointError(source, 'is not a regular file; expected a llama2.c model .bin file');
     const header = readHeader(new SequentialReader(fd, source, st.size), source, st.size);
     checkSize(header, source, st.size);
-    return { config: configFromHeader(header), source, contentHash: hashFiles(Buffer.alloc(0), [source]) };
+    return { config: configFromHeader(header), source, contentHash: hashFiles(Buffer.alloc(0), [source], onProgress) };
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * A tensor-at-a-time reader of a llama2.c checkpoint: each tensor is read with one positioned
+ * read when asked (the file stacks each kind over layers, so layer l's slice sits at a fixed
+ * offset), so converting it never holds the whole model in memory.
+ */
+export function llama2cTensorReader(file: string): LlamaTensorReader {
+  const source = path.resolve(file);
+  if (os.endianness() !== 'LE') throw new CheckpointError(source, 'llama2c checkpoints are little-endian; this host is big-endian');
+  const fd = fs.openSync(source, 'r');
+  let header: Llama2cHeader;
+  try {
+    const size = fs.fstatSync(fd).size;
+    header = readHeader(new SequentialReader(fd, source, size), source, size);
+    checkSize(header, source, size);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const h = header;
+  const groupOffset = new Map<string, number>();
+  let offset = h.headerBytes;
+  for (const t of tensorPlan(h)) {
+    groupOffset.set(t.name, offset);
+    offset += 4 * t.floats;
+  }
+  const kvDim = h.nKvHeads * (h.dim / h.nHeads);
+  const perLayer: Record<keyof LlamaLayerWeights, [group: string, dims: number[]] | undefined> = {
+    attnNorm: ['rms_att', [h.dim]],
+    ffnNorm: ['rms_ffn', [h.dim]],
+    wq: ['wq', [h.dim, h.dim]],
+    wk: ['wk', [kvDim, h.dim]],
+    wv: ['wv', [kvDim, h.dim]],
+    wo: ['wo', [h.dim, h.dim]],
+    wGate: ['w1', [h.hiddenDim, h.dim]],
+    wDown: ['w2', [h.dim, h.hiddenDim]],
+    wUp: ['w3', [h.hiddenDim, h.dim]],
+    bq: undefined,
+    bk: undefined,
+    bv: undefined,
+  };
+  const readAt = (group: string, index: number, dims: number[]): Tensor => {
+    const n = dims.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const rfd = fs.openSync(source, 'r');
+    try {
+      const bytes = new Uint8Array(data.buffer);
+      for (let done = 0; done < bytes.length; ) {
+        const got = fs.readSync(rfd, bytes, done, Math.min(1 << 30, bytes.length - done), groupOffset.get(group)! + 4 * n * index + done);
+        if (got === 0) throw new CheckpointError(source, 'unexpected end of file (the file changed while being read?)');
+        done += got;
+      }
+    } finally {
+      fs.closeSync(rfd);
+    }
+    return { dims, data };
+  };
+  return (key) => {
+    if (key === 'embed') return readAt('embed', 0, [h.vocabSize, h.dim]);
+    if (key === 'finalNorm') return readAt('rms_final', 0, [h.dim]);
+    if (key === 'lmHead') {
+      if (h.sharedClassifier) throw new Error('llama2c reader: this checkpoint shares its classifier with the embedding');
+      return readAt('classifier', 0, [h.vocabSize, h.dim]);
+    }
+    const m = /^layers\.(\d+)\.(\w+)$/.exec(key);
+    const entry = m ? perLayer[m[2] as keyof LlamaLayerWeights] : undefined;
+    if (!m || !entry || Number(m[1]) >= h.nLayers) throw new Error(`llama2c reader: ${key} is not a tensor of this model`);
+    return readAt(entry[0], Number(m[1]), entry[1]);
+  };
 }
 
 function describeFsError(e: unknown): string {

@@ -94,7 +94,7 @@ export const ExitNotification = new NotificationType0('exit');
 // ---------------------------------------------------------------------------------------------
 // Models
 
-export const PROVIDER_PREFERENCES = ['auto', 'cuda', 'cpu'] as const;
+export const PROVIDER_PREFERENCES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 export type ProviderPreference = (typeof PROVIDER_PREFERENCES)[number];
 export type Provider = Exclude<ProviderPreference, 'auto'>;
 
@@ -136,7 +136,7 @@ export type ModelFacts = z.infer<typeof modelFactsSchema>;
 export const modelInfoSchema = modelFactsSchema.extend({
   weightsBytes: z.number(),
   /** The execution provider actually running the model. */
-  provider: z.enum(['cuda', 'cpu']),
+  provider: z.enum(['cuda', 'webgpu', 'cpu']),
   /** Why the preferred provider was not used, when it was not. */
   providerNote: z.string().optional(),
   graphDir: z.string(),

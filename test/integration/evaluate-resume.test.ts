@@ -24,23 +24,40 @@ const data = path.join(root, 'qa.json');
 writeDemoDataset(data, { n: 60, seed: 0 });
 const cache = path.join(root, 'hs', 'demo', 'qa.safetensors');
 
-/** Runs the CLI and sends `signal` once its progress passes `after` items; resolves with the exit. */
+/**
+ * Runs the CLI and sends `signal` once the run file it checkpoints after every batch says `after`
+ * items are done (its progress lines are throttled, so they may jump past the point); resolves
+ * with the exit.
+ */
 function runUntil(args: string[], after: number, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const out = args[args.indexOf('--out') + 1]!;
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'runtime', 'cli', 'main.ts'), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, ORT_DISABLE_TELEMETRY: '1' },
   });
   let stderr = '';
-  let sent = false;
-  child.stderr.on('data', (d) => {
-    stderr += d;
-    const done = [...stderr.matchAll(/: (\d+)\/\d+ \(/g)].map((m) => Number(m[1]));
-    if (!sent && done.length && done.at(-1)! >= after) {
-      sent = true;
+  child.stderr.on('data', (d) => (stderr += d));
+  const started = Date.now();
+  const poll = setInterval(() => {
+    let done = -1;
+    try {
+      const run = read(out);
+      // A file left by an earlier (killed) run is not this run's progress until this run wrote it.
+      if (fs.statSync(out).mtimeMs >= started) done = run.progress.done;
+    } catch {
+      // not written yet
+    }
+    if (done >= after) {
+      clearInterval(poll);
       child.kill(signal);
     }
-  });
-  return new Promise((r) => child.once('exit', (code, sig) => r({ code, signal: sig, stderr })));
+  }, 5);
+  return new Promise((r) =>
+    child.once('exit', (code, sig) => {
+      clearInterval(poll);
+      r({ code, signal: sig, stderr });
+    }),
+  );
 }
 
 const base = (command: 'evaluate' | 'sweep', out: string) => [

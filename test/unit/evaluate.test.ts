@@ -230,7 +230,7 @@ describe('batches', () => {
 const SPEC: GraphSpec = {
   builderVersion: 1, family: 'llama', modelType: 'llama', source: '/m', contentHash: 'abc', dModel: 4, vocabSize: 10, maxSeqLen: 64, nBlocks: 3,
   blocks: [0, 1, 2].map((index) => ({ index, part: 'layer', label: `layer ${index}` })),
-  kv: { count: 3, nKvHeads: 1, headDim: 4 }, graphs: { plain: 'p', edit: 'e' }, weightsFile: 'w', weightsBytes: 0, eosTokenIds: [2], options: {},
+  kv: { count: 3, nKvHeads: 1, headDim: 4 }, graph: 'g', graphAllPositions: 'ga', weightsFile: 'w', precision: 'fp32', weightsBytes: 0, weightsFileBytes: 0, eosTokenIds: [2], options: {},
 };
 
 function source(dirs: Record<string, number[]>): DirectionSource {

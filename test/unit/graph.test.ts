@@ -5,7 +5,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildInstrumentedModel, llamaRecipe } from '../../models/graph/build';
+import { buildInstrumentedModel, llamaRecipe, writeGraphWithoutEdits } from '../../models/graph/build';
 import { allHookNames } from '../../models/graph/spec';
 import { InstrumentedModel, ModelInputError, selectRows } from '../../runtime/model';
 import { referenceForward } from '../reference/llamaForward';
@@ -111,16 +111,25 @@ describe('edits', () => {
     return v.map((x) => x / n);
   };
 
-  test('scale 0 and α 0 in the edit graph are bit-identical to reading only', async () => {
-    const plain = await model.forward([ids], undefined, { reads: allReads, allLogits: true });
-    const zero = await model.forward([ids], undefined, {
-      reads: allReads,
-      allLogits: true,
-      forceEditGraph: true,
-      edits: allHookNames(L).map((hook) => ({ hook, scale: 0, direction: unit(3), add: new Float32Array(d) })),
-    });
-    assert.deepEqual(zero.logits[0], plain.logits[0]);
-    for (const { hook } of allReads) assert.deepEqual(zero.reads.get(hook)![0], plain.reads.get(hook)![0], hook);
+  test('no edits, and scale 0 with α 0 at every hook point, are bit-identical to the graph built without edit inputs', async () => {
+    const recipe = llamaRecipe(ckpt);
+    const built = buildInstrumentedModel(recipe, cacheRoot);
+    const noEditGraph = await InstrumentedModel.load(built, { provider: 'cpu', threads: 1 }, writeGraphWithoutEdits(recipe, built));
+    try {
+      const plain = await noEditGraph.forward([ids], undefined, { reads: allReads, allLogits: true });
+      const none = await model.forward([ids], undefined, { reads: allReads, allLogits: true });
+      const zero = await model.forward([ids], undefined, {
+        reads: allReads,
+        allLogits: true,
+        edits: allHookNames(L).map((hook) => ({ hook, scale: 0, direction: unit(3), add: new Float32Array(d) })),
+      });
+      for (const r of [none, zero]) {
+        assert.deepEqual(r.logits[0], plain.logits[0]);
+        for (const { hook } of allReads) assert.deepEqual(r.reads.get(hook)![0], plain.reads.get(hook)![0], hook);
+      }
+    } finally {
+      await noEditGraph.release();
+    }
   });
 
   test('an edit at block l leaves earlier hook points unchanged and changes later ones', async () => {

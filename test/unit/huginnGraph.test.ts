@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { writeTinyHuginn, type TinyHuginnOptions } from '../../models/huginn/demo';
 import { huginnParameterCount, probeHuginnCheckpoint, readHuginnCheckpoint, type HuginnCheckpoint } from '../../models/huginn/checkpoint';
-import { buildInstrumentedModel, huginnRecipe } from '../../models/graph/build';
+import { buildInstrumentedModel, huginnRecipe, writeGraphWithoutEdits } from '../../models/graph/build';
+import { InstrumentedModel } from '../../runtime/model';
 import { allHookNames } from '../../models/graph/spec';
 import { openModel, type OpenedModel } from '../../runtime/openModel';
 import { huginnReferenceForward, type HuginnReferenceOptions } from '../reference/huginnForward';
@@ -146,8 +147,9 @@ describe('huginn graph vs reference (untied head, adapter bias, bf16 folder, see
       const [a, b, c] = await Promise.all([zeros, r5, r6].map((o) => o.model.forward([IDS])));
       assert.ok(maxAbsDiff(a.logits[0], b.logits[0]) > 1e-3, 'random vs zeros');
       assert.ok(maxAbsDiff(b.logits[0], c.logits[0]) > 1e-3, 'seed 5 vs seed 6');
-      // Three options, three graph folders: num_steps and the state init are in the cache key.
-      assert.equal(new Set([zeros, r5, r6].map((o) => o.graphDir)).size, 3);
+      // Three options, three graphs over one weights file: num_steps and the state init name the graph.
+      assert.equal(new Set([zeros, r5, r6].map((o) => o.model.spec.graph)).size, 3);
+      assert.equal(new Set([zeros, r5, r6].map((o) => o.graphDir)).size, 1);
     } finally {
       for (const o of [zeros, r5, r6]) await o.model.release();
     }
@@ -221,17 +223,24 @@ describe('huginn runtime behaviour (num_steps 3)', () => {
     });
   }
 
-  test('zero edits at every hook point in the edit graph are bit-identical to the plain graph', async () => {
+  test('no edits, and zero edits at every hook point, are bit-identical to the graph built without edit inputs', async () => {
     const n = opened.model.spec.nBlocks;
-    const reads = allHookNames(n).map((h) => ({ hook: h, positions: 'last' as const }));
-    const plain = await opened.model.forward([IDS], undefined, { reads });
-    const zero = await opened.model.forward([IDS], undefined, {
-      reads,
-      forceEditGraph: true,
-      edits: allHookNames(n).map((h) => ({ hook: h, scale: 0, direction: unit(1) })),
-    });
-    assert.deepEqual(zero.logits[0], plain.logits[0]);
-    for (const { hook } of reads) assert.deepEqual(zero.reads.get(hook)![0], plain.reads.get(hook)![0], hook);
+    const recipe = huginnRecipe(ckpt, { numSteps: 3 });
+    const built = buildInstrumentedModel(recipe, graphCacheDir);
+    assert.equal(built.built, false, 'the graph opened above');
+    const noEditGraph = await InstrumentedModel.load(built, { provider: 'cpu', threads: 1 }, writeGraphWithoutEdits(recipe, built));
+    try {
+      const reads = allHookNames(n).map((h) => ({ hook: h, positions: 'last' as const }));
+      const plain = await noEditGraph.forward([IDS], undefined, { reads });
+      const none = await opened.model.forward([IDS], undefined, { reads });
+      const zero = await opened.model.forward([IDS], undefined, { reads, edits: allHookNames(n).map((h) => ({ hook: h, scale: 0, direction: unit(1) })) });
+      for (const r of [none, zero]) {
+        assert.deepEqual(r.logits[0], plain.logits[0]);
+        for (const { hook } of reads) assert.deepEqual(r.reads.get(hook)![0], plain.reads.get(hook)![0], hook);
+      }
+    } finally {
+      await noEditGraph.release();
+    }
   });
 });
 
@@ -280,9 +289,9 @@ describe('the unrolled block map', () => {
 describe('core weights are stored once however many recurrences use them', () => {
   const { dir, ckpt } = folder('sharing', { seed: 5 });
 
-  test('num_steps 32: one initializer per core weight, used by all 32 recurrences; weights file = parameter bytes', () => {
+  test('num_steps 32: one initializer per core weight, used by all 32 recurrences; weights = parameter bytes', () => {
     const built = buildInstrumentedModel(huginnRecipe(ckpt, { numSteps: 32 }), path.join(root, 'sharing-graphs'));
-    const model = onnx.ModelProto.decode(fs.readFileSync(path.join(built.dir, built.spec.graphs.plain)));
+    const model = onnx.ModelProto.decode(fs.readFileSync(path.join(built.dir, built.spec.graph)));
     const graph = model.graph!;
     const inits = graph.initializer!.map((t) => t.name!);
     const wqkv = inits.filter((n) => n === 'core.1.wqkv');
@@ -293,8 +302,12 @@ describe('core weights are stored once however many recurrences use them', () =>
     assert.equal(new Set(inits).size, inits.length);
     const paramBytes = 4 * huginnParameterCount(ckpt.config);
     const tensors = graph.initializer!.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL).length;
-    // The file holds each parameter once in fp32, plus at most 63 alignment bytes per tensor.
-    assert.ok(built.spec.weightsBytes >= paramBytes && built.spec.weightsBytes < paramBytes + 64 * (tensors + 1), `${built.spec.weightsBytes} vs ${paramBytes}`);
-    assert.equal(fs.statSync(path.join(built.dir, 'weights.bin')).size, built.spec.weightsBytes);
+    assert.equal(built.spec.weightsBytes, paramBytes, 'each parameter counted once, in fp32');
+    // The file holds each parameter once, the tied head's copy of the embedding (see weights.ts)
+    // and at most 63 alignment bytes per tensor.
+    const headCopy = 4 * ckpt.config.vocabSize * ckpt.config.dModel;
+    const fileBytes = fs.statSync(path.join(built.dir, 'weights.bin')).size;
+    assert.equal(fileBytes, built.spec.weightsFileBytes);
+    assert.ok(fileBytes >= paramBytes + headCopy && fileBytes < paramBytes + headCopy + 64 * (tensors + 1), `${fileBytes} vs ${paramBytes} + ${headCopy}`);
   });
 });

@@ -196,21 +196,9 @@ export class LayerLab implements LayerLabApi, vscode.Disposable {
           const s = this.settings();
           if (!s) return noFolder();
           const entries = await scanModels(s.modelsPath);
-          const facts = new Map<string, ModelFacts>();
-          const factErrors = new Map<string, string>();
-          if (this.canAskRuntime()) {
-            await Promise.all(
-              entries.map(async (e) => {
-                try {
-                  const r = await this.modelAnswers.get(e.path, (p) => rt.describeModel(modelRef(p, s)), isAnsweredFailure);
-                  if (r.ok) facts.set(e.path, r.value);
-                  else factErrors.set(e.path, r.error);
-                } catch (err) {
-                  this.log.warn(`models: ${e.name}: ${(err as Error).message}`);
-                }
-              }),
-            );
-          }
+          const { values: facts, errors: factErrors } = this.canAskRuntime()
+            ? await this.modelAnswers.getAll(entries, (p) => rt.describeModel(modelRef(p, s)), isAnsweredFailure, (name, e) => this.log.warn(`models: ${name}: ${e.message}`))
+            : { values: new Map<string, ModelFacts>(), errors: new Map<string, string>() };
           return modelNodes(entries, { facts, factErrors, loaded: rt.model, selectedPath: this.context.workspaceState.get<string>(SELECTED_MODEL_KEY) });
         },
         onLoadError,
@@ -221,21 +209,9 @@ export class LayerLab implements LayerLabApi, vscode.Disposable {
           const s = this.settings();
           if (!s) return noFolder();
           const entries = await scanDatasets(s.datasetsPath);
-          const found = new Map<string, DatasetInspection>();
-          const errors = new Map<string, string>();
-          if (this.canAskRuntime()) {
-            await Promise.all(
-              entries.map(async (e) => {
-                try {
-                  const r = await this.datasetAnswers.get(e.path, (file) => rt.inspectDataset({ file }), isAnsweredFailure);
-                  if (r.ok) found.set(e.path, r.value);
-                  else errors.set(e.path, r.error);
-                } catch (err) {
-                  this.log.warn(`datasets: ${e.name}: ${(err as Error).message}`);
-                }
-              }),
-            );
-          }
+          const { values: found, errors } = this.canAskRuntime()
+            ? await this.datasetAnswers.getAll(entries, (file) => rt.inspectDataset({ file }), isAnsweredFailure, (name, e) => this.log.warn(`datasets: ${name}: ${e.message}`))
+            : { values: new Map<string, DatasetInspection>(), errors: new Map<string, string>() };
           return datasetNodes(entries, found, errors);
         },
         onLoadError,

@@ -39,6 +39,32 @@ export class FileAnswers<T> {
     return result;
   }
 
+  /**
+   * The answers about several files at once: values and the runtime's refusals by path. A failure
+   * to ask (the runtime went away) leaves the file out and is reported to `onAskFailed`.
+   */
+  async getAll(
+    files: readonly { path: string; name: string }[],
+    ask: (file: string) => Promise<T>,
+    isRequestFailure: (e: unknown) => boolean,
+    onAskFailed: (name: string, e: Error) => void,
+  ): Promise<{ values: Map<string, T>; errors: Map<string, string> }> {
+    const values = new Map<string, T>();
+    const errors = new Map<string, string>();
+    await Promise.all(
+      files.map(async (f) => {
+        try {
+          const r = await this.get(f.path, ask, isRequestFailure);
+          if (r.ok) values.set(f.path, r.value);
+          else errors.set(f.path, r.error);
+        } catch (e) {
+          onAskFailed(f.name, e as Error);
+        }
+      }),
+    );
+    return { values, errors };
+  }
+
   /** Forgets everything (e.g. after a runtime restart with another build). */
   clear(): void {
     this.cache.clear();

@@ -11,28 +11,18 @@ import * as path from 'node:path';
 import type { RunFile } from '../../runtime/protocol/results';
 import { runCli } from '../helpers/cli';
 import { sharedFile } from '../helpers/sharedData';
+import { writeStoryQuestions } from '../helpers/storyQuestions';
 import { tmpDir } from '../helpers/tmp';
 
 const stories = sharedFile('stories260K/stories260K.bin');
 
-/** Short two-option stories the 260K-parameter model can read; scores split them into both subsets. */
-const STORIES: [string, [string, string], 'A' | 'B', number][] = [
-  ['Lily had a red ball. What did Lily have?', ['a red ball', 'a blue car'], 'A', 0.8],
-  ['Tom saw a big dog. What did Tom see?', ['a cat', 'a big dog'], 'B', 0.2],
-  ['Sue made a cake for her friend. What did Sue make?', ['a cake', 'a hat'], 'A', 0.7],
-  ['Ben found a rock in the garden. Where did Ben find it?', ['in the sea', 'in the garden'], 'B', 0.3],
-  ['Mia had a bird that could sing. What could the bird do?', ['sing', 'swim'], 'A', 0.9],
-  ['Max played with his toy truck. What did Max play with?', ['a toy truck', 'a kite'], 'A', 0.1],
-];
 
 describe("the seed's commands with --models_path DIR --model_name stories260K.bin", { skip: stories.skip }, () => {
   test('command 2 finds the cache command 1 wrote, and its run names the same model folder', () => {
     const root = tmpDir('layerlab-seed-');
     const env = { LAYERLAB_CACHE_DIR: path.join(root, 'graphs') };
     const dataFile = path.join(root, 'stories-qa.json');
-    fs.writeFileSync(dataFile, JSON.stringify(STORIES.map(([question, options, answer, score], i) => ({
-      question_id: i, question, options, answer, answer_index: answer === 'A' ? 0 : 1, cot_content: '', category: 'story', src: 't', memory_reason_score: score,
-    }))));
+    writeStoryQuestions(dataFile);
     const models = path.dirname(stories.path);
     const cacheDir = path.join(root, 'hidden_states_cache');
     const save = runCli(['save-hidden-states', '--models_path', models, '--model_name', 'stories260K.bin', '--data_file_path', dataFile, '--data_name', 'stories-qa', '--output_path', cacheDir], env);
@@ -44,12 +34,12 @@ describe("the seed's commands with --models_path DIR --model_name stories260K.bi
     const ev = runCli([
       'evaluate', '--models_path', models, '--model_name', 'stories260K.bin', '--hidden_states_cache_path', cacheDir,
       '--mmlu_pro_3000samples_data_file_path', dataFile, '--test_data_path', root, '--test_data_name', 'stories-qa',
-      '--split', 'overlap', '--sample_size', '6', '--max_new_tokens', '4', '--batch_size', '1',
+      '--split', 'overlap', '--sample_size', '8', '--max_new_tokens', '4', '--batch_size', '1',
       '--with_intervention', '--layer_indices', '2', '--with_post_hook', '--scale', '-0.5', '--output_path', out,
     ], env);
     assert.equal(ev.status, 0, ev.stderr);
-    assert.match(ev.stdout, /^Layer \[2\] - Reasoning Subset Accuracy: \d\.\d{4} \(\d+\/3\)$/m);
-    assert.match(ev.stdout, /^Layer \[2\] - Memorizing Subset Accuracy: \d\.\d{4} \(\d+\/3\)$/m);
+    assert.match(ev.stdout, /^Layer \[2\] - Reasoning Subset Accuracy: \d\.\d{4} \(\d+\/4\)$/m);
+    assert.match(ev.stdout, /^Layer \[2\] - Memorizing Subset Accuracy: \d\.\d{4} \(\d+\/4\)$/m);
     assert.match(ev.stderr, new RegExp(`computing directions from ${cache.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`), 'directions from the cache command 1 wrote');
     const [runFile] = fs.readdirSync(path.join(out, 'stories260K'));
     const run = JSON.parse(fs.readFileSync(path.join(out, 'stories260K', runFile!), 'utf8')) as RunFile;

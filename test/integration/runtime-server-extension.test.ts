@@ -77,7 +77,7 @@ describe('extension with the real runtime', () => {
     assert.ok(mock.log.some((l) => l.level === 'info' && l.message.startsWith('Run Demo: layerlab demo --models_path')), 'the CLI twin line is logged');
 
     const models = await api.views.models.nodes();
-    assert.deepEqual(models.map((n) => [n.label, n.description]), [['demo', 'llama · 2 layers · d_model 64 · selected']]);
+    assert.deepEqual(models.map((n) => [n.label, n.description]), [['demo', 'llama · 4 layers · d_model 128 · selected']], 'the demo model is the organism');
     const datasets = await api.views.datasets.nodes();
     assert.deepEqual(datasets.map((n) => n.label), ['demo-reason-mem.json']);
     assert.match(datasets[0].description!, /^200 records · /);
@@ -86,7 +86,7 @@ describe('extension with the real runtime', () => {
     const caches = await api.views.cache.nodes();
     assert.deepEqual(caches.map((n) => [n.kind, n.label]), [['cacheEntry', 'demo-reason-mem']], 'the runtime describes the demo cache');
     assert.match(caches[0].description!, /^demo-reason-mem\.safetensors · 200 rows · float32 · complete$/);
-    assert.deepEqual(caches[0].children!.map((c) => c.label), ['blocks.0.hook_resid_pre', 'blocks.0.hook_resid_post', 'blocks.1.hook_resid_pre', 'blocks.1.hook_resid_post']);
+    assert.deepEqual(caches[0].children!.map((c) => c.label), ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post', 'blocks.2.hook_resid_post', 'blocks.3.hook_resid_post']);
 
     // The cache's context action: its direction quality chart.
     const stats = await vscode.commands.executeCommand('layerlab.chartDirections', caches[0]);
@@ -100,7 +100,7 @@ describe('extension with the real runtime', () => {
     await vscode.commands.executeCommand('layerlab.selectModel', models[0]);
     assert.equal(mock.statusBar.text, '$(beaker) LayerLab · CPU · demo');
     const loaded = await api.views.models.nodes();
-    assert.match(loaded[0].description!, /^llama · 2 blocks · d_model 64 · CPU · loaded$/);
+    assert.match(loaded[0].description!, /^llama · 4 blocks · d_model 128 · CPU · loaded$/);
 
     const pid = api.client.info!.pid;
     await deactivate();

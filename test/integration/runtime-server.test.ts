@@ -135,8 +135,9 @@ describe('runtime process through the client', () => {
     for (const m of ['caching hidden states', 'computing directions', 'sweeping interventions']) assert.ok(steps.includes(m), `progress '${m}' in ${JSON.stringify(steps)}`);
 
     const info = await client.loadModel({ path: path.join(modelsPath, 'demo'), provider: 'cpu' });
-    assert.deepEqual([info.architecture, info.nBlocks, info.dModel, info.vocabSize, info.hookPoints, info.provider], ['llama', 2, 64, 259, 4, 'cpu']);
-    assert.deepEqual(info.blocks.map((b) => b.label), ['layer 0', 'layer 1']);
+    // The demo model is the model organism (models/organism/config.json).
+    assert.deepEqual([info.architecture, info.nBlocks, info.dModel, info.vocabSize, info.hookPoints, info.provider], ['llama', 4, 128, 259, 8, 'cpu']);
+    assert.deepEqual(info.blocks.map((b) => b.label), ['layer 0', 'layer 1', 'layer 2', 'layer 3']);
     assert.equal(client.model?.path, info.path);
     assert.deepEqual(await client.modelInfo(), info);
     const g = await client.generate({ prompt: 'Q: 2+2?\nA:', maxNewTokens: 5, stop: [] });
@@ -412,8 +413,10 @@ describe('runtime process lifetime', () => {
 describe('the shipped bundle', () => {
   it('dist/runtime.js as esbuild builds it serves the same protocol', async () => {
     // Same options as scripts/build.mjs; onnxruntime-node stays external and resolves through NODE_PATH.
+    // Laid out as in the VSIX: dist/runtime.js, and beside dist/ the model organism the demo copies.
     const outDir = tmpDir('layerlab-bundle-');
-    const outfile = path.join(outDir, 'runtime.js');
+    const outfile = path.join(outDir, 'dist', 'runtime.js');
+    fs.cpSync(path.join(REPO, 'models', 'organism'), path.join(outDir, 'models', 'organism'), { recursive: true });
     await esbuild.build({
       entryPoints: [MAIN],
       outfile,

@@ -70,8 +70,13 @@ describe('the demo\u2019s chart (organism sweep in headless Chromium)', { skip: 
       const point = (id: string) => c.datasets.flatMap((d) => d.data).find((d) => d.point.interventionId === id)!;
       const moved = point(head.intervention);
       assert.ok(moved, `${head.intervention} is drawn`);
-      assert.ok(moved.hi < base.accuracy || moved.lo > base.accuracy, 'its error bar does not reach the baseline');
       const ctl = point(head.control!.intervention);
+      // Drawn exactly as the run file says.
+      const summaryOf = (id: string) => run.results.find((r) => r.intervention.id === id)!.summary[head.subset];
+      for (const [d, id] of [[moved, head.intervention], [ctl, head.control!.intervention]] as const) {
+        assert.deepEqual([d.y, d.lo, d.hi], [summaryOf(id).accuracy, ...summaryOf(id).ci95], id);
+      }
+      assert.ok(moved.hi < base.accuracy || moved.lo > base.accuracy, 'its error bar does not reach the baseline');
       assert.ok(ctl.lo <= base.accuracy && base.accuracy <= ctl.hi, 'the random control\u2019s bar spans the baseline');
       assert.deepEqual(s.problems(), []);
 

@@ -46,7 +46,11 @@ export interface OrganismManifest {
 }
 
 export function readOrganismManifest(dir = ORGANISM_DIR): OrganismManifest {
-  return JSON.parse(fs.readFileSync(path.join(dir, ORGANISM_MANIFEST), 'utf8')) as OrganismManifest;
+  const file = path.join(dir, ORGANISM_MANIFEST);
+  if (!fs.existsSync(file)) {
+    throw new Error(`the model organism is missing: no ${file} (it is committed under models/organism/ and shipped beside dist/)`);
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as OrganismManifest;
 }
 
 /** Files whose sha256 differs from the manifest (or that are missing), with both hashes. */
@@ -66,9 +70,6 @@ export function organismMismatches(dir: string, manifest: OrganismManifest): { f
  * than as odd accuracies later.
  */
 export function copyOrganism(dir: string, from = ORGANISM_DIR): void {
-  if (!fs.existsSync(path.join(from, ORGANISM_MANIFEST))) {
-    throw new Error(`the model organism is missing: no ${path.join(from, ORGANISM_MANIFEST)} (it is committed under models/organism/)`);
-  }
   const bad = organismMismatches(from, readOrganismManifest(from));
   if (bad.length) {
     throw new Error(`the model organism in ${from} does not match its manifest: ${bad.map((b) => `${b.file} (${b.actual === 'missing' ? 'missing' : 'changed'})`).join(', ')}`);

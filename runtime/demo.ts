@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { demoJson, organismSplits } from '../datasets';
+import { demoJson, organismSplits, sha256Hex } from '../datasets';
 import { copyOrganism, organismMismatches, readOrganismManifest } from '../models/organism';
 import { computeDirections } from './analysis/directions';
 import { openCache } from './cache/inspect';
@@ -89,20 +89,23 @@ export interface DemoStepReport {
 }
 
 /**
- * A cache left by another model or dataset under the demo's name (an older demo) would be
- * refused by the cache writer; it is the demo's own output, so it is replaced.
+ * A cache left under the demo's name by another model, dataset or prompt (an older demo) would
+ * be refused by the cache writer; it is the demo's own output, so it is replaced.
  */
-function dropStaleCache(file: string, opened: OpenedModel, log: (m: string) => void): void {
+function dropStaleCache(file: string, dataFile: string, opened: OpenedModel, log: (m: string) => void): void {
   if (!fs.existsSync(file)) return;
   let stale: boolean;
   try {
     const meta = openCache(file).metadata;
-    stale = meta.model_hash !== opened.checkpoint.contentHash || meta.prompt_template === undefined || !meta.prompt_template.includes(`"${DEMO_TEMPLATE}"`);
+    stale = meta.model_hash !== opened.checkpoint.contentHash || meta.data_hash !== sha256Hex(fs.readFileSync(dataFile)) ||
+      meta.prompt_template === undefined || !meta.prompt_template.includes(`"${DEMO_TEMPLATE}"`);
   } catch {
+    // Not a LayerLab cache at all. (An unfinished one lives in `<file>.partial/`, which the
+    // cache writer resumes or explains.)
     stale = true;
   }
   if (!stale) return;
-  log(`replacing the demo cache ${file}: it was written by another model or prompt`);
+  log(`replacing the demo cache ${file}: it was written by another model, dataset or prompt`);
   const base = file.replace(/\.safetensors$/, '');
   for (const f of [file, `${base}.directions.safetensors`, `${base}.directions.json`]) fs.rmSync(f, { force: true });
 }
@@ -114,7 +117,7 @@ export async function runDemoPipeline(
 ): Promise<DemoResult> {
   const steps = 3;
   ctx.step(0, steps, 'caching hidden states');
-  dropStaleCache(cacheFileFor(p.cacheRoot, opened.checkpoint.path, DEMO_DATA_NAME), opened, ctx.log);
+  dropStaleCache(cacheFileFor(p.cacheRoot, opened.checkpoint.path, DEMO_DATA_NAME), p.dataFile, opened, ctx.log);
   const cache = await saveHiddenStates(opened, {
     dataFile: p.dataFile,
     dataName: DEMO_DATA_NAME,

@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ORGANISM_DIR, ORGANISM_FILES } from '../../models/organism';
-import { demoDatasetJson, demoPaths, DEMO_HOLDOUT, DEMO_RECORDS, runDemoPipeline, writeDemoInputs, type DemoPaths, type DemoResult } from '../../runtime/demo';
+import { writeDemoDataset } from '../../datasets';
+import { writeDemoModel } from '../../models/demo';
+import { saveHiddenStates } from '../../runtime/cache/saveHiddenStates';
+import { demoDatasetJson, demoPaths, DEMO_DATA_NAME, DEMO_HOLDOUT, DEMO_RECORDS, runDemoPipeline, writeDemoInputs, type DemoPaths, type DemoResult } from '../../runtime/demo';
 import { openModel, type OpenedModel } from '../../runtime/openModel';
 import type { Accuracy, DirectionStatsFile, InterventionResult, RunFile, Subset } from '../../runtime/protocol/results';
 import { tmpDir } from '../helpers/tmp';
@@ -28,16 +31,22 @@ describe('demo pipeline on the model organism', () => {
   let run: RunFile;
   let stats: DirectionStatsFile;
   const logs: string[] = [];
+  let oldCache = '';
 
   before(async () => {
     p = demoPaths({ modelsPath: path.join(ws, 'models'), datasetsPath: path.join(ws, 'datasets'), outputPath: path.join(ws, 'output') });
-    // A workspace from an older LayerLab: its demo folder holds some other model.
-    fs.mkdirSync(p.modelDir, { recursive: true });
-    fs.writeFileSync(path.join(p.modelDir, 'config.json'), '{}');
-    // …and its cache folder a cache written by that model (here: bytes the cache reader refuses).
-    const oldCache = path.join(p.cacheRoot, 'demo', 'demo-reason-mem.safetensors');
-    fs.mkdirSync(path.dirname(oldCache), { recursive: true });
-    fs.writeFileSync(oldCache, 'not this model\'s cache');
+    // A workspace from an older LayerLab: its demo folder holds the random-weight demo model,
+    // with a hidden-state cache of the old demo dataset under the same names.
+    writeDemoModel(p.modelDir);
+    fs.mkdirSync(path.dirname(p.dataFile), { recursive: true });
+    writeDemoDataset(p.dataFile, { n: DEMO_RECORDS, seed: 0 });
+    const old = await openModel(p.modelDir, { provider: 'cpu', graphCacheDir: path.join(ws, 'graphs') });
+    try {
+      const c = await saveHiddenStates(old, { dataFile: p.dataFile, dataName: DEMO_DATA_NAME, outputPath: p.cacheRoot, seed: 0, batchSize: 8, positions: 'last', dtype: 'float32', hooks: ['all'] });
+      oldCache = c.file;
+    } finally {
+      await old.model.release();
+    }
     writeDemoInputs(p);
     opened = await openModel(p.modelDir, { provider: 'cpu', graphCacheDir: path.join(ws, 'graphs') });
     result = await runDemoPipeline(opened, p, { step: () => {}, log: (m) => logs.push(m) });
@@ -48,9 +57,9 @@ describe('demo pipeline on the model organism', () => {
     await opened?.model.release();
   });
 
-  it('copies the organism over an older demo model, replaces its cache, and writes its test questions as the demo dataset', () => {
+  it('replaces an older demo model, dataset and cache by the organism\u2019s, and writes its test questions as the demo dataset', () => {
     assert.ok(logs.some((m) => /^replacing the demo cache .*demo-reason-mem\.safetensors/.test(m)), logs.join('\n'));
-    assert.equal(result.cacheFile, path.join(p.cacheRoot, 'demo', 'demo-reason-mem.safetensors'));
+    assert.equal(result.cacheFile, oldCache, 'the same place, now written by the organism');
     for (const f of ORGANISM_FILES) assert.deepEqual(fs.readFileSync(path.join(p.modelDir, f)), fs.readFileSync(path.join(ORGANISM_DIR, f)), f);
     assert.equal(fs.readFileSync(p.dataFile, 'utf8'), demoDatasetJson());
     assert.equal(JSON.parse(demoDatasetJson()).length, DEMO_RECORDS);

@@ -11,4 +11,6 @@ export * from './prompts';
 export * from './fewshot';
 export * from './score';
 export * from './demo';
+export * from './organism';
+export * from './planted';
 export { loadDataset, buildDataset, type LoadOptions } from './load';

@@ -520,9 +520,8 @@ export class LayerLabCommands {
   }
 
   /**
-   * The whole pipeline on the built-in demo model and dataset (cache → directions → sweep), then
-   * the sweep's chart. The demo model has random weights: the chart shows the pipeline working,
-   * not a finding, and the message says so.
+   * The whole pipeline on the built-in model organism and its questions (cache → directions →
+   * sweep with random controls), then the sweep's chart and what the demo found.
    */
   async runDemo(): Promise<JobResult<'demo'>> {
     const s = this.settings();
@@ -544,12 +543,13 @@ export class LayerLabCommands {
       chartError = (e as Error).message;
       this.d.log.warn(`Run Demo: could not open the chart of ${r.runFile}: ${chartError}`);
     }
-    // Random weights first: a toast shows only the start of a long message.
-    const random = `The demo model (${this.rel(model)}) has random weights, so the numbers show the pipeline working, not a finding.`;
+    for (const line of r.findings) this.d.log.info(`Run Demo: ${line}`);
+    // The finding first: a toast shows only the start of a long message (the log has them all).
+    const found = r.findings.find((l) => l.startsWith('Largest effect')) ?? r.findings.at(-1) ?? '';
     if (!chartError) {
-      this.offer(`LayerLab: demo finished. ${random} It cached hidden states, computed directions and swept interventions; the sweep's chart is open (${this.rel(r.runFile)}).`);
+      this.offer(`LayerLab: demo finished. ${found} The sweep's chart is open (${this.rel(r.runFile)}); the LayerLab log has the other findings.`);
     } else {
-      this.offer(`LayerLab: demo finished. ${random} Its sweep is ${this.rel(r.runFile)}; the chart did not open: ${chartError}.`, [
+      this.offer(`LayerLab: demo finished. ${found} Its sweep is ${this.rel(r.runFile)}; the chart did not open: ${chartError}.`, [
         { title: 'Open Run File', id: 'layerlab.openRunChart', run: () => Promise.resolve(vscode.window.showTextDocument(vscode.Uri.file(r.runFile), { preview: false })) },
       ]);
     }

@@ -173,6 +173,7 @@ export function generateDemoTensors(opts: DemoModelOptions = {}): SafetensorsTen
   return out;
 }
 
+/** The demo tokenizer: pad, bos, eos, then one token per byte (also the organism's and planted model's). */
 export function demoTokenizerJson(): Record<string, unknown> {
   const bos = DEMO_SPECIAL_TOKENS.bos;
   return byteLevelTokenizerJson({
@@ -194,7 +195,8 @@ export function demoTokenizerJson(): Record<string, unknown> {
   });
 }
 
-export function demoTokenizerConfigJson(maxSeqLen: number): Record<string, unknown> {
+/** tokenizer_config.json of the demo tokenizer; `chatTemplate: null` leaves the chat template out (a base model). */
+export function demoTokenizerConfigJson(maxSeqLen: number, o: { chatTemplate?: string | null } = {}): Record<string, unknown> {
   const added: Record<string, unknown> = {};
   [DEMO_SPECIAL_TOKENS.pad, DEMO_SPECIAL_TOKENS.bos, DEMO_SPECIAL_TOKENS.eos].forEach((content, id) => {
     added[String(id)] = { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
@@ -207,7 +209,7 @@ export function demoTokenizerConfigJson(maxSeqLen: number): Record<string, unkno
     eos_token: DEMO_SPECIAL_TOKENS.eos,
     pad_token: DEMO_SPECIAL_TOKENS.pad,
     unk_token: null,
-    chat_template: DEMO_CHAT_TEMPLATE,
+    ...(o.chatTemplate === null ? {} : { chat_template: o.chatTemplate ?? DEMO_CHAT_TEMPLATE }),
     // Byte-level text needs no cleanup, and cleanup would break exact round trips (" ." → ".").
     clean_up_tokenization_spaces: false,
     model_max_length: maxSeqLen,

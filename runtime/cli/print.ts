@@ -22,7 +22,8 @@ export const PRINTERS: Printers = {
   sweep: (r) => r.lines.join('\n'),
   demo: (r) =>
     [
-      ...r.lines,
+      ...r.findings,
+      '',
       `hidden states: ${r.cacheFile}`,
       `directions:    ${r.directionsFile}`,
       `statistics:    ${r.statsFile}`,

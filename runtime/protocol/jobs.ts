@@ -304,7 +304,7 @@ export const sweepJob = defineJob(
 export const demoJob = defineJob(
   'demo',
   'demo',
-  'the whole pipeline on the built-in demo model and data: cache → directions → sweep (random weights: numbers are not findings)',
+  "the whole pipeline on the built-in model organism and its questions: cache → directions → sweep with random controls, and what it found",
   {
     modelsPath: path('folder the demo model is written into (as demo/)').default(WORKSPACE_DEFAULTS.modelsPath),
     datasetsPath: path('folder the demo dataset is written into').default(WORKSPACE_DEFAULTS.datasetsPath),
@@ -319,7 +319,10 @@ export const demoJob = defineJob(
     directionsFile: z.string(),
     statsFile: z.string(),
     runFile: z.string(),
+    /** The sweep's seed-style lines. */
     lines: z.array(z.string()),
+    /** What the demo found, in a few plain-language lines (the best-separating block, the largest specific effect). */
+    findings: z.array(z.string()),
   }),
 );
 

@@ -81,14 +81,15 @@ describe('extension with the real runtime', () => {
     assert.equal(Math.round(mock.progress[0].reports.reduce((a, p) => a + (p.increment ?? 0), 0)), 100);
     assert.equal(
       mock.shown.at(-1)!.message,
-      'LayerLab: demo finished. The demo model (.layerlab/models/demo) has random weights, so the numbers show the pipeline working, not a finding. ' +
-        `It cached hidden states, computed directions and swept interventions; the sweep's chart is open (.layerlab/output/runs/demo/${runName}).`,
+      `LayerLab: demo finished. ${r.findings.find((l) => l.startsWith('Largest effect'))} ` +
+        `The sweep's chart is open (.layerlab/output/runs/demo/${runName}); the LayerLab log has the other findings.`,
     );
+    assert.match(r.findings.join('\n'), /separates the two kinds best at blocks\.\d\.hook_resid_post: AUC 0\.9\d\d/);
     assert.ok(mock.log.some((l) => l.level === 'info' && l.message.startsWith('Run Demo: layerlab demo --models_path')), 'the CLI twin line is logged');
 
     const models = await api.views.models.nodes();
-    // The demo's model stays open in the runtime (the lease), which says so.
-    assert.deepEqual(models.map((n) => [n.label, n.description]), [['demo', 'llama · 2 blocks · d_model 64 · CPU · loaded']]);
+    // The demo's model (the organism) stays open in the runtime (the lease), which says so.
+    assert.deepEqual(models.map((n) => [n.label, n.description]), [['demo', 'llama · 4 blocks · d_model 128 · CPU · loaded']]);
     assert.equal(mock.statusBar.text, '$(beaker) LayerLab · CPU · demo');
     const datasets = await api.views.datasets.nodes();
     assert.deepEqual(datasets.map((n) => n.label), ['demo-reason-mem.json']);
@@ -98,7 +99,7 @@ describe('extension with the real runtime', () => {
     const caches = await api.views.cache.nodes();
     assert.deepEqual(caches.map((n) => [n.kind, n.label]), [['cacheEntry', 'demo-reason-mem']], 'the runtime describes the demo cache');
     assert.match(caches[0].description!, /^demo-reason-mem\.safetensors · 200 rows · float32 · complete$/);
-    assert.deepEqual(caches[0].children!.map((c) => c.label), ['blocks.0.hook_resid_pre', 'blocks.0.hook_resid_post', 'blocks.1.hook_resid_pre', 'blocks.1.hook_resid_post']);
+    assert.deepEqual(caches[0].children!.map((c) => c.label), ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post', 'blocks.2.hook_resid_post', 'blocks.3.hook_resid_post']);
 
     // The cache's context action: its direction quality chart.
     const stats = await vscode.commands.executeCommand('layerlab.chartDirections', caches[0]);
@@ -112,7 +113,7 @@ describe('extension with the real runtime', () => {
     await vscode.commands.executeCommand('layerlab.selectModel', models[0]);
     assert.equal(mock.statusBar.text, '$(beaker) LayerLab · CPU · demo');
     const loaded = await api.views.models.nodes();
-    assert.match(loaded[0].description!, /^llama · 2 blocks · d_model 64 · CPU · loaded$/);
+    assert.match(loaded[0].description!, /^llama · 4 blocks · d_model 128 · CPU · loaded$/);
 
     const pid = api.client.info!.pid;
     await deactivate();

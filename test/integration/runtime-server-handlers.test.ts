@@ -274,7 +274,7 @@ describe('runtime server handlers', () => {
           ctx.progress(2, 4, 'directions'); // …and replaced by the newer step
           await new Promise((r) => setTimeout(r, 130)); // sent at 100 ms
           ctx.progress(3, 4, 'sweeping'); // held back, and the job ends first: never sent
-          return { modelDir: '', dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: '', lines: [] };
+          return { modelDir: '', dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: '', lines: [], findings: [] };
         },
       },
       100,

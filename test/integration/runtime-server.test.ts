@@ -143,8 +143,9 @@ describe('runtime process through the client', () => {
     assert.equal(client.model?.path, demoModel.model, 'the runtime said which model it holds');
     const before = (await client.runtimeStatus()).sessionsCreated;
     const info = await client.runJob('info', demoModel);
-    assert.deepEqual([info.architecture, info.nBlocks, info.dModel, info.vocabSize, info.hookPoints, info.provider], ['llama', 2, 64, 259, 4, 'cpu']);
-    assert.deepEqual(info.blocks.map((b) => b.label), ['layer 0', 'layer 1']);
+    // The demo model is the model organism (models/organism/config.json).
+    assert.deepEqual([info.architecture, info.nBlocks, info.dModel, info.vocabSize, info.hookPoints, info.provider], ['llama', 4, 128, 259, 8, 'cpu']);
+    assert.deepEqual(info.blocks.map((b) => b.label), ['layer 0', 'layer 1', 'layer 2', 'layer 3']);
     assert.deepEqual(await client.modelInfo(), info);
     const g = await client.runJob('generate', { ...demoModel, prompt: 'Q: 2+2?\nA:', maxNewTokens: 5 });
     assert.equal(g.newTokens, 5);
@@ -234,10 +235,10 @@ describe('runtime process through the client', () => {
     const cacheDir = path.join(out, 'hidden_states');
     const saved = await client.runJob('save-hidden-states', { model, provider: 'cpu', dataFilePath: data, dataSampleSize: 40, outputPath: cacheDir });
     const cache = path.join(cacheDir, 'demo', 'demo-reason-mem.safetensors');
-    assert.deepEqual([saved.cacheFile, saved.records, saved.hooks.length, saved.resumedFrom, saved.alreadyComplete], [cache, 40, 2, 0, false]);
+    assert.deepEqual([saved.cacheFile, saved.records, saved.hooks.length, saved.resumedFrom, saved.alreadyComplete], [cache, 40, 4, 0, false]);
     const dirs = await client.runJob('compute-directions', { cache, holdout: 0.25 });
     assert.deepEqual([dirs.directionsFile, dirs.statsFile], [path.join(cacheDir, 'demo', 'demo-reason-mem.directions.safetensors'), path.join(cacheDir, 'demo', 'demo-reason-mem.directions.json')]);
-    assert.deepEqual(dirs.layers.map((l) => l.hook), ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']);
+    assert.deepEqual(dirs.layers.map((l) => l.hook), [0, 1, 2, 3].map((b) => `blocks.${b}.hook_resid_post`));
     const runs = path.join(out, 'runs');
     const ev = await client.runJob('evaluate', {
       model, provider: 'cpu', hiddenStatesCachePath: cache, dataFile: data, scoring: 'loglik', sampleSize: 40, withIntervention: true, layerIndices: [1], scale: 2, outputPath: runs,
@@ -389,7 +390,8 @@ describe('runtime process through the client', () => {
 
   it('a runtime that never answers initialize is a failed start (killed, and counted against the budget)', async () => {
     const { client, gaveUp } = makeClient({
-      initializeTimeoutMs: 300,
+      // Long enough for a node process to start and write its stderr line on a loaded machine.
+      initializeTimeoutMs: 3000,
       restartBudget: new RestartBudget(0, 180_000),
       spawn: () => {
         const c = spawn(process.execPath, ['-e', 'process.stderr.write("stuck before listening\\n"); setInterval(() => {}, 1000)'], { env });
@@ -398,7 +400,7 @@ describe('runtime process through the client', () => {
       },
     });
     const e = await rejection(client.start());
-    assert.match(e.message, /failed to start: the runtime did not answer within 0\.3 s/);
+    assert.match(e.message, /failed to start: the runtime did not answer within 3 s/);
     await waitFor('giving up', () => gaveUp.length === 1);
     assert.match(gaveUp[0], /stuck before listening/, "the message quotes the runtime's last error output");
   });
@@ -442,8 +444,10 @@ describe('runtime process lifetime', () => {
 describe('the shipped bundle', () => {
   it('dist/runtime.js as esbuild builds it serves the same protocol', async () => {
     // Same options as scripts/build.mjs; onnxruntime-node stays external and resolves through NODE_PATH.
+    // Laid out as in the VSIX: dist/runtime.js, and beside dist/ the model organism the demo copies.
     const outDir = tmpDir('layerlab-bundle-');
-    const outfile = path.join(outDir, 'runtime.js');
+    const outfile = path.join(outDir, 'dist', 'runtime.js');
+    fs.cpSync(path.join(REPO, 'models', 'organism'), path.join(outDir, 'models', 'organism'), { recursive: true });
     await esbuild.build({
       entryPoints: [MAIN],
       outfile,

@@ -344,21 +344,24 @@ describe('commands', () => {
   it('Run Demo sends the folders from settings, opens the sweep as a chart and says the weights are random', async () => {
     const { s, client, charts, state } = setup();
     const run = path.join(s.outputPath, 'runs', 'demo', 'demo-reason-mem.sweep.abc.json');
-    client.behaviour = async () => ({ modelDir: path.join(s.modelsPath, 'demo'), dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: run, lines: [] });
+    client.behaviour = async () => ({
+      modelDir: path.join(s.modelsPath, 'demo'), dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: run, lines: [],
+      findings: ['The direction separates the two kinds best at blocks.3.hook_resid_post.', 'Largest effect: scale −1 at block 0 changed reasoning accuracy.'],
+    });
     const r = (await vscode.commands.executeCommand('layerlab.runDemo')) as JobResult<'demo'>;
     assert.equal(r.runFile, run);
     assert.deepEqual(client.jobs[0].params, { modelsPath: s.modelsPath, datasetsPath: s.datasetsPath, outputPath: s.outputPath, provider: 'cpu', threads: 2 });
     assert.deepEqual(charts.opened, [['openRunChart', run]]);
     assert.equal(state.get('layerlab.selectedModel'), path.join(s.modelsPath, 'demo'));
     assert.equal(mock.shown.length, 1);
-    assert.match(mock.shown[0].message, /^LayerLab: demo finished\. The demo model \(\.layerlab\/models\/demo\) has random weights/);
+    assert.match(mock.shown[0].message, /^LayerLab: demo finished\. Largest effect: scale −1 at block 0 changed reasoning accuracy\. /, 'what it found, first');
     assert.match(mock.shown[0].message, /chart is open \(\.layerlab\/output\/runs\/demo\/demo-reason-mem\.sweep\.abc\.json\)/);
   });
 
   it('Run Demo still succeeds when the chart cannot open, and offers the run file', async () => {
     const { s, client, charts } = setup();
     const run = path.join(s.outputPath, 'runs', 'demo', 'd.sweep.x.json');
-    client.behaviour = async () => ({ modelDir: '', dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: run, lines: [] });
+    client.behaviour = async () => ({ modelDir: '', dataFile: '', cacheFile: '', directionsFile: '', statsFile: '', runFile: run, lines: [], findings: [] });
     charts.openRunChart = async () => {
       throw new Error('d.sweep.x.json: field results: Required');
     };

@@ -60,8 +60,10 @@ export async function packageVsix({ target = 'linux-x64', out } = {}) {
   fs.writeFileSync(ignore, ignoreFileFor(target));
   const vsce = path.join(path.dirname(require.resolve('@vscode/vsce/package.json')), 'vsce');
   // vsce runs the `vscode:prepublish` script (the esbuild build) first. No LICENSE or
-  // repository yet: say so rather than answer vsce's interactive questions.
-  const r = spawnSync(process.execPath, [vsce, 'package', '--target', target, '--out', outFile, '--ignoreFile', ignore, '--skip-license', '--allow-missing-repository'], {
+  // repository yet: say so rather than answer vsce's interactive questions. Without a repository
+  // vsce cannot rewrite the README's relative image link, so it is kept relative (the image is in
+  // the VSIX, where the extension's details page finds it).
+  const r = spawnSync(process.execPath, [vsce, 'package', '--target', target, '--out', outFile, '--ignoreFile', ignore, '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links'], {
     cwd: REPO,
     encoding: 'utf8',
     env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
@@ -80,6 +82,9 @@ export async function packageVsix({ target = 'linux-x64', out } = {}) {
     'extension/dist/webview/codicon.css',
     'extension/dist/webview/codicon.ttf',
     'extension/extension/media/layerlab.svg',
+    'extension/docs/demo-chart.png',
+    'extension/models/organism/model.safetensors',
+    'extension/models/organism/manifest.json',
     'extension/node_modules/onnxruntime-node/dist/index.js',
     `extension/node_modules/onnxruntime-node/bin/napi-v6/${dir}/onnxruntime_binding.node`,
     'extension/node_modules/onnxruntime-common/dist/cjs/index.js',

@@ -98,8 +98,8 @@ export const shardsStateSchema = z.object({
   /** The parts folder. */
   dir: z.string(),
   count: z.number().int(),
-  /** Parts written completely. */
-  done: z.number().int(),
+  /** Indices of the parts written completely. */
+  done: z.array(z.number().int()),
   /** Indices of the parts with work started but not finished (a partial, or a running writer). */
   started: z.array(z.number().int()),
   /** The file the merge writes (recorded in the parts), when a part says so. */
@@ -113,5 +113,10 @@ export type ShardsState = z.infer<typeof shardsStateSchema>;
 export function describeShards(s: ShardsState): string {
   if (s.merged) return `merged from ${s.count} parts`;
   const running = s.started.length ? `, ${s.started.length} running or interrupted` : '';
-  return `sharded ${s.done}/${s.count} parts${s.done === s.count ? ', not merged yet' : running}`;
+  return `sharded ${s.done.length}/${s.count} parts${s.done.length === s.count ? ', not merged yet' : running}`;
+}
+
+/** One part's state in a ShardsState: done, started (running, or interrupted and resumable), or not started. */
+export function partState(s: ShardsState, index: number): 'done' | 'started' | 'not started' {
+  return s.done.includes(index) ? 'done' : s.started.includes(index) ? 'started' : 'not started';
 }

@@ -236,7 +236,7 @@ export function describeCacheParts(dir: string): CacheEntryInfo[] {
   }
   const out: CacheEntryInfo[] = [];
   for (const count of [...counts].sort((a, b) => a - b)) {
-    let done = 0;
+    const done: number[] = [];
     let rowsDone = 0;
     const started: number[] = [];
     let about: { target: string; merged: Record<string, string>; identity: Pick<CacheIdentity, 'hooks' | 'positions' | 'dtype' | 'dModel'> } | undefined;
@@ -246,7 +246,7 @@ export function describeCacheParts(dir: string): CacheEntryInfo[] {
       if (fs.existsSync(file) && !fs.existsSync(partialDir(file))) {
         try {
           const p = readCachePart(file);
-          done++;
+          done.push(index);
           rowsDone += p.rows[1] - p.rows[0];
           about ??= p;
         } catch {

@@ -281,7 +281,17 @@ async function writeLocked(model: InstrumentedModel, job: CacheJob): Promise<Cac
   const whole = finishedMetadata(job, metadata, identity, recordIds, fitted.tokens);
   // A part carries the whole cache's header for the merge, and says which rows it holds.
   const fileMetadata: Record<string, string> = job.shard
-    ? { format: CACHE_PART_FORMAT, shard: formatShard(job.shard.shard), shard_rows: JSON.stringify([start, end]), target: job.file, part_identity: ownIdentity, merged_metadata: JSON.stringify(whole) }
+    ? {
+        format: CACHE_PART_FORMAT,
+        shard: formatShard(job.shard.shard),
+        shard_rows: JSON.stringify([start, end]),
+        target: job.file,
+        // Not in the merged header (an unsharded cache does not record it), but parts computed on
+        // different providers may differ in the last bits, so the merge refuses to mix them.
+        provider: model.provider.provider,
+        part_identity: ownIdentity,
+        merged_metadata: JSON.stringify(whole),
+      }
     : whole;
   writeSafetensorsFromFiles(
     output,

@@ -94,13 +94,14 @@ const LABELS: Record<string, string> = {
   'settings.batchSize': 'batch size (--data_batch_size)',
   'settings.dModel': 'd_model',
   'settings.records': 'the records cached (--data_sample_size, --seed, --on_long_prompt)',
+  provider: 'provider (the execution provider the part ran on: CUDA and CPU results differ in the last bits)',
 };
 
 /** What must be equal in every part of one cache, most telling first. */
 function comparable(p: CachePart): unknown {
   const { identity: _i, ...metadata } = p.merged;
   const { metadata: _m, ...settings } = p.identity;
-  return { model_hash: p.merged.model_hash, data_hash: p.merged.data_hash, settings, metadata };
+  return { model_hash: p.merged.model_hash, data_hash: p.merged.data_hash, settings, provider: p.st.metadata.provider, metadata };
 }
 
 /** The rows a part's tensors hold: records, or their tokens with positions 'all'. */

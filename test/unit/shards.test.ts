@@ -3,6 +3,7 @@
 // array tasks, re-read by a real shell, must write where its merge step looks.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { partRows } from '../../runtime/cache/writer';
@@ -147,5 +148,22 @@ describe('the Slurm script', () => {
     assert.ok(s.script.includes('#SBATCH --cpus-per-task=8\n'));
     assert.match(s.shardCommand, / --threads 8 /);
     assert.match(slurmScript(params([...inner, '--threads', '3'], ['--cpus-per-task', '8']), '/work').shardCommand, / --threads 3 /);
+  });
+});
+
+describe('the Kubernetes Indexed Job in docs/', () => {
+  test("each pod's command, as its shell reads it, is the job with --shard <its index>/<completions>", () => {
+    const manifest = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'kubernetes-indexed-job.yaml'), 'utf8');
+    const completions = Number(/^\s+completions: (\d+)$/m.exec(manifest)![1]);
+    assert.match(manifest, /^\s+completionMode: Indexed$/m);
+    // The folded block after `args:` (YAML `>-` joins its lines with spaces).
+    const block = /args:\n\s+- >-\n((?:\s{14}\S.*\n)+)/.exec(manifest)![1]!;
+    const line = block.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    for (let index = 0; index < completions; index++) {
+      const words = shellWords(line, { JOB_COMPLETION_INDEX: String(index) });
+      assert.deepEqual(words.slice(0, 3), ['exec', 'layerlab', 'save-hidden-states']);
+      const p = parseArgv(JOBS['save-hidden-states'], words.slice(3)) as JobParams<'save-hidden-states'>;
+      assert.equal(p.shard, `${index}/${completions}`);
+    }
   });
 });

@@ -47,8 +47,8 @@ export function seedLines(r: Pick<InterventionResult, 'intervention' | 'summary'
 }
 
 /**
- * Every seed line of a run file, in order, as the run printed them: ids are shown when a run has
- * several interventions of one kind (a sweep, or an evaluation with a baseline and an edit).
+ * Every seed line of a complete run file, in order, as the run printed them: with intervention
+ * ids in a sweep and in any run with more than one edit (executeRun decides the same way).
  */
 export function runLines(run: Pick<RunFile, 'spec' | 'results'>): string[] {
   const qualify = run.spec.command === 'sweep' || run.results.filter((r) => r.intervention.kind !== 'none').length > 1;

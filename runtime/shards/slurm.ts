@@ -68,8 +68,10 @@ export function slurmScript(p: JobParams<'slurm-script'>, cwd = process.cwd()): 
     '#   sbatch THIS_SCRIPT   submits the array alone; the last part to finish merges the parts itself',
     '#',
     `# Task i runs part i of ${n} into ${path.join(partsDir, `part-<i>-of-${n}${partExtensionOf(p.command)}`)};`,
-    '# a part killed or timed out resumes where it stopped when its task runs again, e.g.',
-    `# sbatch --array=2 THIS_SCRIPT (then the merge: ${mergeCommand}).`,
+    p.command === 'save-hidden-states'
+      ? '# a part killed or timed out resumes where it stopped when its task runs again, e.g.'
+      : '# a part killed or timed out runs its share again when its task is resubmitted, e.g.',
+    `# sbatch --array=${n - 1} THIS_SCRIPT (as the last part it merges; by hand: ${mergeCommand}).`,
     ...directives.map((d) => `#SBATCH ${d}`),
     'set -euo pipefail',
     'if [ -z "${SLURM_ARRAY_TASK_ID:-}" ]; then',

@@ -72,7 +72,16 @@ export function startSlurm(): SlurmCluster | { skip: string } {
     } catch {
       // not started, or gone
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    // The daemons write their state as they stop: give them a moment, and leave the folder in
+    // /tmp rather than fail a test that passed.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+        return;
+      } catch {
+        sleep(250);
+      }
+    }
   };
   process.on('exit', stop);
 

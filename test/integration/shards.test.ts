@@ -14,6 +14,7 @@ import { describe, test } from 'node:test';
 import { demoPaths, writeDemoInputs } from '../../runtime/demo';
 import { withoutTiming } from '../../runtime/evaluate/runFile';
 import type { RunFile } from '../../runtime/protocol/results';
+import { openSafetensors, writeSafetensorsFromRanges } from '../../models/safetensors';
 import { mergeParts } from '../../runtime/shards/merge';
 import { runCli, startCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
@@ -146,6 +147,15 @@ describe('a sharded cache', () => {
     const batch4 = path.join(root, 'batch4');
     ok(runCli(cacheArgs(batch4, ['--shard', '1/4'], 4), env));
     assert.match(refusal([part(dir, 0, 4), part(partsDirOf(batch4), 1, 4), part(dir, 2, 4), part(dir, 3, 4)]), /\(shard 1\/4\) does not belong with .*: field batch size \(--data_batch_size\) differs \(4 in the first, 8 in the second\)/);
+    // Mismatched provider: part 1 as if computed on CUDA (its header rewritten, its rows kept).
+    const cuda = path.join(root, 'cuda', 'part-1-of-4.safetensors');
+    fs.mkdirSync(path.dirname(cuda));
+    const st = openSafetensors(part(dir, 1, 4));
+    writeSafetensorsFromRanges(cuda, st.names.map((name) => {
+      const h = st.header[name]!;
+      return { name, dtype: h.dtype as 'F32', shape: h.shape, sources: [{ file: st.file, offset: st.dataStart + h.dataOffsets[0], length: h.dataOffsets[1] - h.dataOffsets[0] }] };
+    }), { ...st.metadata, provider: 'cuda' });
+    assert.match(refusal([part(dir, 0, 4), cuda, part(dir, 2, 4), part(dir, 3, 4)]), /\(shard 1\/4\) does not belong with .*: field provider \(the execution provider the part ran on: CUDA and CPU results differ in the last bits\) differs \('cuda' in the first, 'cpu' in the second\)/);
     // Another sharding.
     const two = path.join(root, 'two');
     ok(runCli([...cacheArgs(two), '--shard', '0/2'], env));

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, each printing variants measured side by side in this one
  * run on this machine. `--quick` does fewer repetitions (used by the test suite to check the
- * benchmarks still run, not to judge speed).
+ * benchmarks still run, not to judge speed); `--only SECTION` runs one.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { benchRuntime, rssProbe } from './runtime';
 import { benchEvaluate } from './evaluate';
 import { benchCache } from './cache';
+import { benchShards } from './shards';
 import { machine } from './util';
 
 async function run(): Promise<void> {
@@ -18,9 +19,16 @@ async function run(): Promise<void> {
   const root = process.env.LAYERLAB_BENCH_DIR ?? path.join(os.tmpdir(), 'layerlab-bench');
   fs.mkdirSync(root, { recursive: true });
   console.log(`LayerLab benchmarks — ${new Date().toISOString().slice(0, 10)} — ${machine()}`);
-  console.log(`\n## Runtime\n${await benchRuntime(root, quick)}`);
-  console.log(`\n## Evaluation\n${await benchEvaluate(root, quick)}`);
-  console.log(`\n## Hidden-state cache\n${await benchCache(root, quick)}`);
+  // `--only shards` (or runtime, evaluation, cache) runs one section.
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+  const sections: [string, string, () => Promise<string>][] = [
+    ['runtime', 'Runtime', () => benchRuntime(root, quick)],
+    ['evaluation', 'Evaluation', () => benchEvaluate(root, quick)],
+    ['cache', 'Hidden-state cache', () => benchCache(root, quick)],
+    ['shards', 'Sharding: 1 process vs 2 parts at once', () => benchShards(root, quick)],
+  ];
+  if (only !== undefined && !sections.some(([k]) => k === only)) throw new Error(`--only takes ${sections.map(([k]) => k).join(', ')}, got '${only}'`);
+  for (const [key, title, run] of sections) if (only === undefined || only === key) console.log(`\n## ${title}\n${await run()}`);
 }
 
 run().catch((e) => {

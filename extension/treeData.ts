@@ -6,10 +6,11 @@
 import * as path from 'node:path';
 import type { DatasetInspection, ModelFacts, ModelInfo } from '../runtime/protocol/requests';
 import type { Accuracy, CacheEntryInfo } from '../runtime/protocol/results';
+import { describeShards, partState, type ShardsState } from '../runtime/protocol/shards';
 import type { DatasetEntry, FileEntry, ModelEntry, RunEntry } from './workspaceScan';
 
 /** Context values: package.json's `view/item/context` menus match on these. */
-export type NodeKind = 'model' | 'dataset' | 'record' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'detail' | 'message';
+export type NodeKind = 'model' | 'dataset' | 'record' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'detail' | 'message' | 'shardedOutput';
 
 export interface TreeNodeData {
   /** Unique within its view, stable across refreshes (keeps expansion and selection). */
@@ -166,6 +167,7 @@ export function datasetNodes(
 /** Caches as the runtime describes them: dataset → hook points (shape, dtype, size). */
 export function cacheNodes(entries: CacheEntryInfo[]): TreeNodeData[] {
   return entries.map((c) => {
+    if (c.shards) return shardedCacheNode(c, c.shards);
     const id = `cache:${c.file}`;
     const state = c.complete ? 'complete' : `partial ${c.rowsDone}/${c.rows}`;
     return {
@@ -211,8 +213,9 @@ function pct(a: Accuracy): string {
   return `${(a.accuracy * 100).toFixed(1)}%`;
 }
 
-export function runNodes(entries: RunEntry[]): TreeNodeData[] {
-  return entries.map((e): TreeNodeData => {
+export function runNodes(all: RunEntry[]): TreeNodeData[] {
+  const { entries, sharded } = groupRunParts(all);
+  return [...sharded, ...entries.map((e): TreeNodeData => {
     const when = localTime(e.mtimeMs);
     if (e.kind === 'unreadable') {
       return { id: `run:${e.path}`, kind: 'run', label: e.name, description: 'unreadable', tooltip: e.error, icon: 'warning', resourcePath: e.path };
@@ -236,5 +239,71 @@ export function runNodes(entries: RunEntry[]): TreeNodeData[] {
         description: `reasoning ${pct(res.summary.reasoning)} · memorization ${pct(res.summary.memorization)}`,
       })),
     };
+  })];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sharded outputs (`--shard i/N`): one node per output being computed in parts, until merged.
+
+/** A sharded cache not merged yet: parts done of all, the rows done over every part. */
+function shardedCacheNode(c: CacheEntryInfo, s: ShardsState): TreeNodeData {
+  const id = `shards:${s.dir}:${s.count}`;
+  return {
+    id,
+    kind: 'shardedOutput',
+    label: c.dataName,
+    description: `${path.basename(c.file)} · ${describeShards(s)} · ${c.rowsDone}/${c.rows} rows`,
+    tooltip: [`${c.file} (not written until every part is done and merged)`, `parts: ${s.dir}`, ...Object.entries(c.provenance).map(([k, v]) => `${k}: ${v}`)].join('\n'),
+    icon: 'layers-dot',
+    resourcePath: s.dir,
+    children: partNodes(id, s.count, (i) => partState(s, i)),
+  };
+}
+
+/** Parts of a sharding, one line each (the first RECORD_PAGE of them). */
+function partNodes(parentId: string, count: number, state: (i: number) => string): TreeNodeData[] {
+  const shown = Math.min(count, RECORD_PAGE);
+  const nodes = Array.from({ length: shown }, (_, i) => detail(parentId, `part ${i}/${count}`, state(i)));
+  if (count > shown) nodes.push(messageNode(`${parentId}#more`, `… ${count - shown} more parts`, 'ellipsis'));
+  return nodes;
+}
+
+/**
+ * Parts of sharded runs grouped into one node per sharding (parts done of all, items done over
+ * them); parts of runs already merged are left out, the merged run file being listed itself.
+ */
+function groupRunParts(all: RunEntry[]): { entries: RunEntry[]; sharded: TreeNodeData[] } {
+  const groups = new Map<string, Extract<RunEntry, { kind: 'run' }>[]>();
+  const entries: RunEntry[] = [];
+  for (const e of all) {
+    const shard = e.kind === 'run' ? e.run.spec.shard : undefined;
+    if (e.kind !== 'run' || !shard) entries.push(e);
+    else if (!e.targetExists) {
+      const key = `${path.dirname(e.path)}:${shard.count}`;
+      groups.set(key, [...(groups.get(key) ?? []), e]);
+    }
+  }
+  const sharded = [...groups.entries()].map(([key, parts]): TreeNodeData => {
+    const first = parts[0]!;
+    const count = first.run.spec.shard!.count;
+    const byIndex = new Map(parts.map((p) => [p.run.spec.shard!.index, p]));
+    const done = parts.filter((p) => p.run.complete).map((p) => p.run.spec.shard!.index);
+    const state: ShardsState = { dir: path.dirname(first.path), count, done, started: parts.filter((p) => !p.run.complete).map((p) => p.run.spec.shard!.index), target: first.run.spec.shard!.target, merged: false };
+    const items = parts.reduce((a, p) => a + p.run.progress.done, 0);
+    const id = `shards:${key}`;
+    return {
+      id,
+      kind: 'shardedOutput',
+      label: `${first.run.spec.command} · ${first.run.spec.data.name}`,
+      description: `${describeShards(state)} · ${items} items done · ${localTime(Math.max(...parts.map((p) => p.mtimeMs)))}`,
+      tooltip: `${state.target} (written when every part is done and merged)\nparts: ${state.dir}\nmodel ${first.run.spec.model.path}`,
+      icon: 'graph-line',
+      resourcePath: state.dir,
+      children: partNodes(id, count, (i) => {
+        const p = byIndex.get(i);
+        return !p ? 'not started' : p.run.complete ? 'done' : `started, ${p.run.progress.done}/${p.run.progress.total} items`;
+      }),
+    };
   });
+  return { entries, sharded };
 }

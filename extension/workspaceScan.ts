@@ -37,14 +37,23 @@ export interface FileEntry {
 }
 
 export type RunEntry =
-  | { kind: 'run'; path: string; name: string; mtimeMs: number; run: RunFile }
+  | {
+      kind: 'run';
+      path: string;
+      name: string;
+      mtimeMs: number;
+      run: RunFile;
+      /** A part of a sharded run (`run.spec.shard`): whether the run it is merged into exists yet. */
+      targetExists?: boolean;
+    }
   | { kind: 'unreadable'; path: string; name: string; mtimeMs: number; error: string };
 
 /**
  * Hidden-state cache files: `.safetensors` under the cache folder, except the directions that
- * compute-directions writes beside each cache (`<cache>.directions.safetensors`).
+ * compute-directions writes beside each cache (`<cache>.directions.safetensors`) and the parts of
+ * sharded caches (`part-<i>-of-<N>.safetensors`: not caches until merged).
  */
-export const CACHE_FILE_RE = /(?<!\.directions)\.safetensors$/i;
+export const CACHE_FILE_RE = /^(?!part-\d+-of-\d+\.safetensors$).*(?<!\.directions)\.safetensors$/i;
 
 /** `<cache>.directions.json`: the statistics compute-directions writes beside a cache file. */
 export function directionStatsPathOf(cacheFile: string): string {
@@ -156,7 +165,7 @@ export async function scanRuns(runsDir: string): Promise<RunEntry[]> {
       // Other JSON files (direction statistics, notes) are not runs; they are left out.
       if (v.format !== 'layerlab-run') continue;
       const r = runFileSchema.safeParse(v);
-      if (r.success) out.push({ kind: 'run', path: f.path, name: f.name, mtimeMs: f.mtimeMs, run: r.data });
+      if (r.success) out.push({ kind: 'run', path: f.path, name: f.name, mtimeMs: f.mtimeMs, run: r.data, ...shardTarget(r.data) });
       else {
         const issue = r.error.issues[0]!;
         out.push({ kind: 'unreadable', path: f.path, name: f.name, mtimeMs: f.mtimeMs, error: `not a valid run file: field ${issue.path.join('.') || '(root)'}: ${issue.message}` });
@@ -167,4 +176,9 @@ export async function scanRuns(runsDir: string): Promise<RunEntry[]> {
   }
   // Newest first: the run you just made is at the top.
   return out.sort((a, b) => b.mtimeMs - a.mtimeMs);
+}
+
+/** A sharded run's part: whether its merged run file exists yet (the Runs view groups parts by it). */
+function shardTarget(run: RunFile): Pick<Extract<RunEntry, { kind: 'run' }>, 'targetExists'> {
+  return run.spec.shard ? { targetExists: fs.existsSync(run.spec.shard.target) } : {};
 }

@@ -327,10 +327,36 @@ export function writeSafetensorsFromFiles(
   metadata?: Record<string, string>,
   opts?: AtomicWriteOptions,
 ): void {
+  writeSafetensorsFromRanges(
+    file,
+    tensors.map((t) => ({ ...t, sources: [{ file: t.bytesFile, offset: 0, length: fs.statSync(t.bytesFile).size }] })),
+    metadata,
+    opts,
+  );
+}
+
+/** A run of bytes in a file: `length` bytes from `offset`. */
+export interface ByteRange {
+  file: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Like writeSafetensorsFromFiles, but each tensor's bytes are the concatenation of byte ranges of
+ * other files, in order (the parts of a sharded cache, each a range inside another safetensors
+ * file), streamed so that tensors larger than memory can be assembled.
+ */
+export function writeSafetensorsFromRanges(
+  file: string,
+  tensors: { name: string; dtype: WritableDtype; shape: number[]; sources: ByteRange[] }[],
+  metadata?: Record<string, string>,
+  opts?: AtomicWriteOptions,
+): void {
   for (const t of tensors) {
     const want = numel(t.shape) * DTYPE_SIZES[t.dtype];
-    const have = fs.statSync(t.bytesFile).size;
-    if (have !== want) throw new Error(`tensor ${t.name}: ${t.bytesFile} holds ${have} bytes, shape needs ${want}`);
+    const have = t.sources.reduce((a, r) => a + r.length, 0);
+    if (have !== want) throw new Error(`tensor ${t.name}: ${t.sources.map((r) => r.file).join(', ')} hold ${have} bytes, shape needs ${want}`);
   }
   const header = encodeSafetensorsHeader(tensors, metadata);
   assertLittleEndianHost(file);
@@ -338,11 +364,18 @@ export function writeSafetensorsFromFiles(
     writeAllSync(fd, header);
     const buf = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
     for (const t of tensors) {
-      const src = fs.openSync(t.bytesFile, 'r');
-      try {
-        for (let n; (n = fs.readSync(src, buf, 0, buf.length, null)) > 0; ) writeAllSync(fd, buf.subarray(0, n));
-      } finally {
-        fs.closeSync(src);
+      for (const r of t.sources) {
+        const src = fs.openSync(r.file, 'r');
+        try {
+          for (let done = 0; done < r.length; ) {
+            const n = fs.readSync(src, buf, 0, Math.min(buf.length, r.length - done), r.offset + done);
+            if (n === 0) throw new Error(`${r.file}: ended ${r.length - done} bytes before the end of tensor ${t.name}'s bytes`);
+            writeAllSync(fd, buf.subarray(0, n));
+            done += n;
+          }
+        } finally {
+          fs.closeSync(src);
+        }
       }
     }
   }, opts);

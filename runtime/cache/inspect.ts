@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openSafetensors } from '../../models/safetensors';
 import type { CacheEntryInfo } from '../protocol/results';
+import { describeCacheParts, isCachePartsDir } from '../shards/cacheParts';
+import { CACHE_PART_FORMAT } from '../protocol/shards';
 
 const FORMAT = 'layerlab-hidden-states';
 
@@ -16,7 +18,13 @@ export function inspectCaches(target: string): CacheEntryInfo[] {
   if (fs.statSync(abs).isFile()) return [inspectFile(abs)];
   const out: CacheEntryInfo[] = [];
   const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
+    // A sharded cache's parts folder is one entry (parts done / total), not N partial caches.
+    if (isCachePartsDir(entries.map((e) => e.name))) {
+      out.push(...describeCacheParts(dir));
+      return;
+    }
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(dir, e.name);
       if (e.isDirectory() && e.name.endsWith('.safetensors.partial')) {
         const final = p.slice(0, -'.partial'.length);
@@ -93,6 +101,9 @@ export interface CacheContents {
 
 export function openCache(file: string): CacheContents {
   const st = openSafetensors(file);
+  if (st.metadata.format === CACHE_PART_FORMAT) {
+    throw new Error(`${file} is part ${st.metadata.shard} of a sharded cache, not a whole one: merge the parts first (layerlab merge ${path.dirname(file)}) and use the merged cache (${st.metadata.target})`);
+  }
   if (st.metadata.format !== FORMAT) throw new Error(`${file} is not a LayerLab hidden-state cache (no format metadata)`);
   if (st.metadata.complete !== 'true') throw new Error(`${file} is not complete`);
   return {

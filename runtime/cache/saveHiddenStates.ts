@@ -11,9 +11,10 @@ import { allHookNames, hookName, parseHookName } from '../../models/graph/spec';
 import type { OpenedModel } from '../openModel';
 import { chooseTemplate, promptEncoder } from '../prompting';
 import { LAYERLAB_VERSION } from '../version';
+import { formatShard } from '../protocol/shards';
 import { collectGarbage } from '../memory';
 import type { ReadPositions } from '../model';
-import { writeHiddenStateCache, type CacheDtype, type CacheResult } from './writer';
+import { writeHiddenStateCache, type CacheDtype, type CacheJob, type CacheResult } from './writer';
 
 export interface SaveHiddenStatesOptions {
   dataFile: string;
@@ -39,6 +40,8 @@ export interface SaveHiddenStatesOptions {
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   log?: (msg: string) => void;
+  /** Cache only this part (`--shard i/N`) into `partFile` (runtime/shards/paths.ts names it). */
+  shard?: CacheJob['shard'];
 }
 
 export interface SaveHiddenStatesResult extends CacheResult {
@@ -104,7 +107,8 @@ export async function saveHiddenStates(opened: OpenedModel, opts: SaveHiddenStat
     sample: opts.sampleSize !== undefined ? JSON.stringify({ size: opts.sampleSize, seed: opts.seed }) : 'all',
     prompt_template: JSON.stringify(describeTemplate(template)),
   };
-  log(`caching ${hooks.length} hook points × ${records.length} records (${opts.positions} position${opts.positions === 'all' ? 's' : ''}, ${opts.dtype}) → ${file}`);
+  const part = opts.shard ? `, part ${formatShard(opts.shard.shard)} → ${opts.shard.partFile}, merged into` : '';
+  log(`caching ${hooks.length} hook points × ${records.length} records (${opts.positions} position${opts.positions === 'all' ? 's' : ''}, ${opts.dtype})${part} → ${file}`);
   const result = await writeHiddenStateCache(model, {
     file,
     hooks,
@@ -120,6 +124,7 @@ export async function saveHiddenStates(opened: OpenedModel, opts: SaveHiddenStat
     onLongPrompt: opts.onLongPrompt,
     signal: opts.signal,
     onProgress: opts.onProgress,
+    shard: opts.shard,
   });
   return { ...result, dataset: { ...full, records }, hooks };
 }

@@ -14,12 +14,19 @@
  * appending to the same partial files. Every prompt is tokenized before the first batch, so a
  * prompt longer than the context is reported (or skipped, or truncated) before any work, and
  * every row is checked to be finite before it is committed.
+ *
+ * A part of a sharded cache (`--shard i/N`, runtime/protocol/shards.ts) does everything above for
+ * its own range of whole batches, into its own part file (with its own partial folder and lock):
+ * every part tokenizes and fits every prompt, so all parts agree on the rows, the batches and the
+ * header of the whole cache, which each part carries (`merged_metadata`) for the merge
+ * (runtime/shards/cacheParts.ts) to write unchanged in front of the parts' rows.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { describeFsError, ensureDir, failpoint, removeStaleTemps, writeAllSync, writeFileAtomic } from '../../models/common/files';
 import { acquireOutputLock } from '../../models/common/lock';
+import { CACHE_PART_FORMAT, formatShard, shardRange, type Shard } from '../protocol/shards';
 import { f32ArrayToF16, f16ArrayToF32, openSafetensors, writeSafetensorsFromFiles } from '../../models/safetensors';
 import { CancelledError } from '../generate';
 import { fitPrompts, type LongPrompt, type LongPromptPolicy } from '../promptFit';
@@ -51,6 +58,8 @@ export interface CacheJob {
   onLongPrompt?: LongPromptPolicy;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** Write only this part of the cache (`--shard i/N`), to `partFile`; `file` stays the whole cache's path. */
+  shard?: { shard: Shard; partFile: string };
 }
 
 export interface CacheResult {
@@ -65,6 +74,8 @@ export interface CacheResult {
   resumedFrom: number;
   /** True when a complete file with the same job already existed and nothing ran. */
   alreadyComplete: boolean;
+  /** With a shard: the part written, and its records [start, end) of the whole cache's `rows`. */
+  part?: { file: string; rows: [number, number] };
 }
 
 export class CacheError extends Error {
@@ -76,9 +87,8 @@ export class CacheError extends Error {
 
 interface Progress {
   rowsDone: number;
-  /** For positions 'all': tokens written so far, and the token count of each finished row. */
+  /** For positions 'all': tokens written so far (the row offsets come from the prompts' lengths). */
   tokensDone: number;
-  rowTokens: number[];
 }
 
 export function partialDir(file: string): string {
@@ -98,14 +108,45 @@ function jobIdentity(job: CacheJob, dModel: number, recordIds: string[], metadat
   });
 }
 
+/**
+ * The identity of one part: the whole cache's identity (its fields, unchanged) plus which part
+ * and which records, so that a part's partial folder reads like any partial (inspect-cache).
+ */
+function partIdentity(identity: string, shard: Shard, rows: [number, number], target: string): string {
+  return JSON.stringify({ ...(JSON.parse(identity) as object), shard: { part: formatShard(shard), rows, target } });
+}
+
+/** Records [start, end) of a part: its share of the whole cache's batches (whole batches only). */
+export function partRows(records: number, batchSize: number, shard: Shard): [number, number] {
+  const [b0, b1] = shardRange(Math.ceil(records / batchSize), shard);
+  return [Math.min(records, b0 * batchSize), Math.min(records, b1 * batchSize)];
+}
+
+/** The header metadata of a finished cache; a merged cache carries exactly this too. */
+function finishedMetadata(job: CacheJob, metadata: Record<string, string>, identity: string, recordIds: string[], tokens: readonly Int32Array[]): Record<string, string> {
+  return {
+    ...metadata,
+    format: 'layerlab-hidden-states',
+    identity,
+    complete: 'true',
+    rows: String(recordIds.length),
+    record_ids: JSON.stringify(recordIds),
+    positions: job.positions,
+    dtype: job.dtype,
+    ...(job.positions === 'all' ? { row_offsets: JSON.stringify(offsets(tokens.map((t) => t.length))) } : {}),
+  };
+}
+
 /** The advice for every file-system failure of the cache. */
 const FS_HINT = 'choose a writable --output_path; a partial cache resumes where it stopped when the same command runs again';
 
 export async function writeHiddenStateCache(model: InstrumentedModel, job: CacheJob): Promise<CacheResult> {
-  const lock = acquireOutputLock(job.file, 'hidden-state cache', { hint: FS_HINT });
+  // A part locks its own file: the parts of one cache are written at once by design.
+  const output = job.shard?.partFile ?? job.file;
+  const lock = acquireOutputLock(output, job.shard ? 'hidden-state cache part' : 'hidden-state cache', { hint: FS_HINT });
   try {
     // Assembling the final file may have been killed: its temporary file is ours to remove now.
-    removeStaleTemps(job.file, { allButOurs: true });
+    removeStaleTemps(output, { allButOurs: true });
     return await writeLocked(model, job);
   } finally {
     lock.release();
@@ -114,9 +155,10 @@ export async function writeHiddenStateCache(model: InstrumentedModel, job: Cache
 
 async function writeLocked(model: InstrumentedModel, job: CacheJob): Promise<CacheResult> {
   const d = model.spec.dModel;
-  const dir = partialDir(job.file);
   const bytesPer = job.dtype === 'float16' ? 2 : 4;
-  const fsError = (e: unknown, operation: string) => describeFsError(e, { path: job.file, operation, hint: FS_HINT });
+  const output = job.shard?.partFile ?? job.file;
+  const dir = partialDir(output);
+  const fsError = (e: unknown, operation: string) => describeFsError(e, { path: output, operation, hint: FS_HINT });
 
   // Every prompt first: a too-long one is refused (or skipped, or cut) before any work.
   const fitted = await fitPrompts(job.recordIds, job.tokens, model.spec.maxSeqLen, job.onLongPrompt, job.signal);
@@ -136,23 +178,32 @@ async function writeLocked(model: InstrumentedModel, job: CacheJob): Promise<Cac
   if (fitted.truncated.length) metadata.truncated_records = JSON.stringify(fitted.truncated.map((t) => ({ ...t, keptTokens: model.spec.maxSeqLen })));
   const identity = jobIdentity(job, d, recordIds, metadata);
   const base = { file: job.file, rows: N, skipped: fitted.skipped, truncated: fitted.truncated };
+  // A part computes records [start, end) of the whole; the whole cache is [0, N).
+  const [start, end] = job.shard ? partRows(N, job.batchSize, job.shard.shard) : [0, N];
+  const part = job.shard ? { part: { file: job.shard.partFile, rows: [start, end] as [number, number] } } : {};
+  // What the partial folder and the finished file are checked against before resuming or skipping.
+  const ownIdentity = job.shard ? partIdentity(identity, job.shard.shard, [start, end], job.file) : identity;
 
-  if (fs.existsSync(job.file) && !fs.existsSync(dir)) {
-    const existing = readIdentity(job.file);
-    if (existing === identity) return { ...base, resumedFrom: N, alreadyComplete: true };
+  // A part whose cache was already merged (by another part, or an earlier run) has nothing to do.
+  if (job.shard && fs.existsSync(job.file) && readIdentity(job.file) === identity) return { ...base, ...part, resumedFrom: N, alreadyComplete: true };
+  if (fs.existsSync(output) && !fs.existsSync(dir)) {
+    const existing = job.shard ? readPartIdentity(output) : readIdentity(output);
+    if (existing === ownIdentity) return { ...base, ...part, resumedFrom: end - start, alreadyComplete: true };
     throw new CacheError(
-      `${job.file} already exists and was written with different settings (model, data, hooks, positions, dtype or batch size). ` +
-        'Choose another --output_path or --data_name, or delete the file to recompute it.',
+      `${output} already exists and was written with different settings (model, data, hooks, positions, dtype or batch size). ` +
+        (job.shard
+          ? 'A part is merged only with parts of the same command: delete this part to recompute it.'
+          : 'Choose another --output_path or --data_name, or delete the file to recompute it.'),
     );
   }
 
-  let progress: Progress = { rowsDone: 0, tokensDone: 0, rowTokens: [] };
+  let progress: Progress = { rowsDone: 0, tokensDone: 0 };
   try {
     ensureDir(dir);
     const jobFile = path.join(dir, 'job.json');
     if (fs.existsSync(jobFile)) {
       const previous = fs.readFileSync(jobFile, 'utf8');
-      if (previous !== identity) {
+      if (previous !== ownIdentity) {
         throw new CacheError(
           `${dir} holds a partial cache written with different settings. Re-run with the settings of that run to resume it, ` +
             'or delete the folder to start over.',
@@ -161,12 +212,14 @@ async function writeLocked(model: InstrumentedModel, job: CacheJob): Promise<Cac
       const p = path.join(dir, 'progress.json');
       if (fs.existsSync(p)) progress = JSON.parse(fs.readFileSync(p, 'utf8')) as Progress;
     } else {
-      writeFileAtomic(jobFile, identity);
+      writeFileAtomic(jobFile, ownIdentity);
     }
   } catch (e) {
     throw fsError(e, 'start the partial cache');
   }
   const resumedFrom = progress.rowsDone;
+  // Rows of this output: records [start, end) of the whole (all of them without a shard).
+  const n = end - start;
 
   const hookFiles = job.hooks.map((_, i) => path.join(dir, `${i}.bin`));
   // Cut off rows written after the last committed batch (a crash between the two writes).
@@ -181,26 +234,27 @@ async function writeLocked(model: InstrumentedModel, job: CacheJob): Promise<Cac
     throw fsError(e, 'prepare the partial cache files');
   }
 
-  job.onProgress?.(progress.rowsDone, N);
+  job.onProgress?.(progress.rowsDone, n);
   const collect = periodicCollector(8);
   const fds = hookFiles.map((f) => fs.openSync(f, 'a'));
   try {
-    for (let start = progress.rowsDone; start < N; start += job.batchSize) {
+    // `progress.rowsDone` counts this output's rows; `first` is the first record of a batch in the whole.
+    for (let first = start + progress.rowsDone; first < end; first += job.batchSize) {
       if (job.signal?.aborted) throw new CancelledError();
-      const end = Math.min(N, start + job.batchSize);
-      const batch = Array.from({ length: end - start }, (_, i) => Array.from(fitted.tokens[start + i]));
+      const last = Math.min(end, first + job.batchSize);
+      const batch = Array.from({ length: last - first }, (_, i) => Array.from(fitted.tokens[first + i]));
       let r;
       try {
         r = await model.forward(batch, undefined, { readsOnly: true, reads: job.hooks.map((hook) => ({ hook, positions: job.positions })) });
       } catch (e) {
         if (!(e instanceof ModelInputError)) throw e;
-        throw new ModelInputError(`records ${start}..${end - 1} (ids ${recordIds.slice(start, end).join(', ')}): ${e.message}`);
+        throw new ModelInputError(`records ${first}..${last - 1} (ids ${recordIds.slice(first, last).join(', ')}): ${e.message}`);
       }
       // Encode and check every row before writing any: a batch is committed whole or not at all.
       const encoded = job.hooks.map((hook) =>
         r.reads.get(hook)!.map((row, i) => {
           const bytes = job.dtype === 'float16' ? f32ArrayToF16(row) : row;
-          checkFinite(bytes, job.dtype, { hook, index: start + i, id: recordIds[start + i], file: job.file, d });
+          checkFinite(bytes, job.dtype, { hook, index: first + i, id: recordIds[first + i], file: output, d });
           return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         }),
       );
@@ -210,47 +264,47 @@ async function writeLocked(model: InstrumentedModel, job: CacheJob): Promise<Cac
           fs.fsyncSync(fds[h]);
         });
         failpoint('cache:rows-written');
-        const rowTokens = job.positions === 'all' ? batch.map((t) => t.length) : [];
-        progress = {
-          rowsDone: end,
-          tokensDone: progress.tokensDone + rowTokens.reduce((a, b) => a + b, 0),
-          rowTokens: [...progress.rowTokens, ...rowTokens],
-        };
+        const batchTokens = job.positions === 'all' ? batch.reduce((a, t) => a + t.length, 0) : 0;
+        progress = { rowsDone: last - start, tokensDone: progress.tokensDone + batchTokens };
         writeFileAtomic(path.join(dir, 'progress.json'), JSON.stringify(progress));
       } catch (e) {
         throw fsError(e, 'write the partial cache');
       }
-      job.onProgress?.(end, N);
+      job.onProgress?.(last - start, n);
       collect();
     }
   } finally {
     for (const fd of fds) fs.closeSync(fd);
   }
 
-  const rowsOut = job.positions === 'all' ? progress.tokensDone : N;
-  const finalMetadata: Record<string, string> = {
-    ...metadata,
-    format: 'layerlab-hidden-states',
-    identity,
-    complete: 'true',
-    rows: String(N),
-    record_ids: JSON.stringify(recordIds),
-    positions: job.positions,
-    dtype: job.dtype,
-    ...(job.positions === 'all' ? { row_offsets: JSON.stringify(offsets(progress.rowTokens)) } : {}),
-  };
+  const rowsOut = job.positions === 'all' ? progress.tokensDone : n;
+  const whole = finishedMetadata(job, metadata, identity, recordIds, fitted.tokens);
+  // A part carries the whole cache's header for the merge, and says which rows it holds.
+  const fileMetadata: Record<string, string> = job.shard
+    ? {
+        format: CACHE_PART_FORMAT,
+        shard: formatShard(job.shard.shard),
+        shard_rows: JSON.stringify([start, end]),
+        target: job.file,
+        // Not in the merged header (an unsharded cache does not record it), but parts computed on
+        // different providers may differ in the last bits, so the merge refuses to mix them.
+        provider: model.provider.provider,
+        part_identity: ownIdentity,
+        merged_metadata: JSON.stringify(whole),
+      }
+    : whole;
   writeSafetensorsFromFiles(
-    job.file,
+    output,
     job.hooks.map((name, i) => ({ name, dtype: job.dtype === 'float16' ? 'F16' : 'F32', shape: [rowsOut, d], bytesFile: hookFiles[i] })),
-    finalMetadata,
-    { operation: 'write the finished cache file', hint: FS_HINT },
+    fileMetadata,
+    { operation: job.shard ? 'write the finished cache part' : 'write the finished cache file', hint: FS_HINT },
   );
   try {
     fs.rmSync(dir, { recursive: true, force: true });
   } catch (e) {
     throw fsError(e, 'remove the partial cache folder');
   }
-  return { ...base, resumedFrom, alreadyComplete: false };
+  return { ...base, ...part, resumedFrom, alreadyComplete: false };
 }
 
 /**
@@ -279,6 +333,14 @@ function offsets(lengths: number[]): number[] {
 function readIdentity(file: string): string | undefined {
   try {
     return openSafetensors(file).metadata.identity;
+  } catch {
+    return undefined;
+  }
+}
+
+function readPartIdentity(file: string): string | undefined {
+  try {
+    return openSafetensors(file).metadata.part_identity;
   } catch {
     return undefined;
   }

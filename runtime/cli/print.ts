@@ -5,11 +5,13 @@
 import type { JobName, JobResult } from '../protocol/jobs';
 import type { ModelInfo } from '../protocol/requests';
 import type { CacheEntryInfo } from '../protocol/results';
+import { describeShards } from '../protocol/shards';
 
 type Printers = { [N in JobName]: (r: JobResult<N>) => string };
 
 export const PRINTERS: Printers = {
-  'save-hidden-states': (r) => r.cacheFile,
+  // A part prints its own file, and the merged cache when it completed the set.
+  'save-hidden-states': (r) => (r.shard ? [r.shard.partFile, ...(r.shard.merged ? [r.shard.merged] : [])].join('\n') : r.cacheFile),
   'compute-directions': (r) => {
     const f = (x: number | null | undefined) => (x === undefined || x === null || Number.isNaN(x) ? '   —  ' : x.toFixed(3).padStart(6));
     return ['hook point                      norm    AUC   d      r     | held-out AUC   d      r']
@@ -33,6 +35,9 @@ export const PRINTERS: Printers = {
   generate: (r) => r.text,
   info: (r) => describeModelInfo(r),
   'inspect-cache': (r) => describeCaches(r.caches),
+  merge: (r) => [...r.lines, r.out].join('\n'),
+  // The script itself, ready for `> job.sh`.
+  'slurm-script': (r) => r.script,
 };
 
 export function describeModelInfo(info: ModelInfo): string {
@@ -78,7 +83,8 @@ function describeCaches(entries: CacheEntryInfo[]): string {
   const lines: string[] = [];
   for (const e of entries) {
     const mb = e.hooks.reduce((a, h) => a + h.bytes, 0) / 1e6;
-    lines.push(`${e.dataName}  ${e.complete ? 'complete' : `PARTIAL ${e.rowsDone}/${e.rows} rows`}  ${e.file}`);
+    const state = e.complete ? 'complete' : `PARTIAL ${e.rowsDone}/${e.rows} rows${e.shards ? `, ${describeShards(e.shards)} (${e.shards.dir})` : ''}`;
+    lines.push(`${e.dataName}  ${state}  ${e.file}`);
     lines.push(`  ${e.hooks.length} hook points, positions ${e.positions}, ${e.dtype}, d_model ${e.dModel}, ${mb.toFixed(2)} MB`);
     for (const k of ['model_path', 'model_hash', 'model_options', 'data_file', 'data_hash', 'data_kind', 'label_rule', 'n_records', 'sample', 'prompt_template', 'layerlab_version']) {
       if (e.provenance[k] !== undefined) lines.push(`  ${k.padEnd(16)} ${e.provenance[k]}`);

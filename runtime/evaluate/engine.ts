@@ -41,6 +41,8 @@ import {
   type SharedPrefix,
 } from './prompts';
 import { runFilePath, seedLines, summarise, writeRunFileAtomic } from './runFile';
+import { parseShard, shardRange } from '../protocol/shards';
+import { partFileFor } from '../shards/paths';
 
 /** What the caller provides besides the options: the opened model and how to report. */
 export interface EvalContext {
@@ -291,6 +293,21 @@ function runSpec(command: 'evaluate' | 'sweep', s: RunSetup, model: Instrumented
   return spec;
 }
 
+/**
+ * `--shard i/N`: this part's share of the batches (contiguous, whole batches, in the order one
+ * unsharded run runs them, so each batch is composed exactly as there), and where the part and
+ * the merged run go. The spec records which part this is (runtime/shards/runParts.ts merges).
+ */
+function shardOf(command: 'evaluate' | 'sweep', s: RunSetup, spec: RunSpec, target: string) {
+  if (s.options.shard === undefined) return undefined;
+  const shard = parseShard(s.options.shard);
+  spec.shard = { ...shard, target };
+  return {
+    file: partFileFor(command, s.options, shard),
+    batches: <T>(batches: T[]): T[] => batches.slice(...shardRange(batches.length, shard)),
+  };
+}
+
 function logSoftmax(logits: Float32Array): Float64Array {
   let max = -Infinity;
   for (const v of logits) if (v > max) max = v;
@@ -309,11 +326,14 @@ export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, int
   const log = ctx.log ?? (() => {});
   const t0 = Date.now();
   const spec = runSpec(command, s, model, interventions);
-  // The file name hashes what defines the experiment (not the argv's spelling of it).
-  const { argv: _argv, ...identity } = spec;
-  const file = runFilePath(s.options, { modelName: s.modelName, dataName: s.data.name, command, identity });
-  const batches = planBatches(s.prompts.items, s.batchSize);
-  const nItems = s.prompts.items.length;
+  // The file name hashes what defines the experiment (not the argv's spelling of it, nor which part).
+  const { argv: _argv, shard: _shard, ...identity } = spec;
+  const target = runFilePath(s.options, { modelName: s.modelName, dataName: s.data.name, command, identity });
+  const shard = shardOf(command, s, spec, target);
+  const file = shard?.file ?? target;
+  const planned = planBatches(s.prompts.items, s.batchSize);
+  const batches = shard ? shard.batches(planned) : planned;
+  const nItems = batches.reduce((a, b) => a + b.length, 0);
   const total = nItems * interventions.length;
   const results: InterventionResult[] = [];
   const lines: string[] = [];
@@ -366,7 +386,8 @@ export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, int
         ctx.onProgress?.(done, total, `${iv.spec.id} (resumed)`);
         continue;
       }
-      const items: (RunItem | undefined)[] = new Array(nItems);
+      // Indexed by the item's place in the whole run; a part fills only its own.
+      const items: (RunItem | undefined)[] = new Array(s.prompts.items.length);
       // The intervention the interruption fell in: its finished batches are kept.
       if (resumed?.partial && k === resumed.results.length) {
         for (const item of resumed.partial.items) items[indexOf.get(item.id)!] = item;
@@ -419,7 +440,7 @@ export async function executeRun(command: 'evaluate' | 'sweep', s: RunSetup, int
       if (!(iv.editKey === 'none' && noEditRuns > 1)) {
         for (const k of [...prefixKv.keys()]) if (k.startsWith(`${iv.editKey}|`)) prefixKv.delete(k);
       }
-      const finished = items as RunItem[];
+      const finished = items.filter((x): x is RunItem => x !== undefined);
       const result: InterventionResult = { intervention: iv.spec, summary: summarise(finished), items: finished, seconds: (Date.now() - ti) / 1000 };
       results.push(result);
       for (const line of seedLines(result, { qualify })) {

@@ -47,6 +47,15 @@ export function seedLines(r: Pick<InterventionResult, 'intervention' | 'summary'
 }
 
 /**
+ * Every seed line of a complete run file, in order, as the run printed them: with intervention
+ * ids in a sweep and in any run with more than one edit (executeRun decides the same way).
+ */
+export function runLines(run: Pick<RunFile, 'spec' | 'results'>): string[] {
+  const qualify = run.spec.command === 'sweep' || run.results.filter((r) => r.intervention.kind !== 'none').length > 1;
+  return run.results.flatMap((r) => seedLines(r, { qualify }));
+}
+
+/**
  * `--out FILE`, else `<output_path>/<model_name>/<data_name>.<command>.<hash>.json` with the
  * hash of everything that defines the run, so the same experiment lands on the same file (and a
  * rerun replaces it) while a different one never overwrites it. `--output_path` defaults to the

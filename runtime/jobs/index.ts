@@ -10,6 +10,7 @@ import { evaluateHandler, sweepHandler } from './evaluate';
 import { generateHandler } from './generate';
 import { infoHandler, inspectCacheHandler } from './info';
 import { saveHiddenStatesHandler } from './saveHiddenStates';
+import { mergeHandler, slurmScriptHandler } from './shards';
 
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
@@ -22,6 +23,8 @@ export const HANDLERS: JobHandlers = {
   generate: generateHandler,
   info: infoHandler,
   'inspect-cache': inspectCacheHandler,
+  merge: mergeHandler,
+  'slurm-script': slurmScriptHandler,
 };
 
 export type { JobContext, JobHandler } from './context';

@@ -37,6 +37,8 @@ export interface FieldInfo {
   defaultValue?: unknown;
   required: boolean;
   positional: boolean;
+  /** Receives every word the job does not know (JobCli.rest), in order. */
+  rest: boolean;
 }
 
 /** What the argv codec needs of a job (./jobs.ts's JobDefinition has it). */
@@ -98,6 +100,7 @@ export function fieldsOf(job: ArgvJob): FieldInfo[] {
       ...(u.defaultValue !== undefined ? { defaultValue: u.defaultValue } : {}),
       required: !u.optional,
       positional: job.cli.positional === key,
+      rest: job.cli.rest === key,
     };
   });
   fieldCache.set(job.fields, out);
@@ -136,12 +139,33 @@ export function parseArgv(job: ArgvJob, argv: readonly string[]): unknown {
   const raw: Record<string, unknown> = {};
   const givenAs = new Map<string, string>();
   const positional = fields.find((f) => f.positional);
+  const rest = fields.find((f) => f.rest);
+  // The rest parameter is never a flag of its own: its words are whatever the job does not know.
+  if (rest) for (const name of [rest.flag, ...rest.aliases]) byFlag.delete(name);
+  const toRest = (token: string) => {
+    raw[rest!.key] = [...((raw[rest!.key] as string[] | undefined) ?? []), token];
+  };
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
+    if (token === '--' && rest) {
+      // Everything after a bare `--` belongs to the rest, even words that look like our flags.
+      for (const t of argv.slice(i + 1)) toRest(t);
+      break;
+    }
     if (!token.startsWith('--') || token === '--') {
+      const positionalFree = positional && (positional.kind.endsWith('[]') || raw[positional.key] === undefined);
+      if (rest && token !== '--' && !positionalFree) {
+        toRest(token);
+        continue;
+      }
       if (!positional || token === '--') throw new UsageError(`unexpected argument '${token}'${positional ? '' : `: layerlab ${job.name} takes only --flags`}`);
+      if (positional.kind.endsWith('[]')) {
+        raw[positional.key] = [...((raw[positional.key] as unknown[] | undefined) ?? []), convert(positional, token, positional.flag)];
+        if (!givenAs.has(positional.key)) givenAs.set(positional.key, positional.flag);
+        continue;
+      }
       if (raw[positional.key] !== undefined) throw new UsageError(`one ${positional.flag} only, got '${raw[positional.key]}' and '${token}'`);
-      raw[positional.key] = token;
+      raw[positional.key] = convert(positional, token, positional.flag);
       givenAs.set(positional.key, positional.flag);
       continue;
     }
@@ -151,6 +175,10 @@ export function parseArgv(job: ArgvJob, argv: readonly string[]): unknown {
     const name = spelled.replace(/-/g, '_');
     const inline = eq < 0 ? undefined : token.slice(eq + 1);
     const f = byFlag.get(name);
+    if (!f && rest) {
+      toRest(token);
+      continue;
+    }
     if (!f) throw new UsageError(`unknown option --${spelled}${suggest(name, [...byFlag.keys()])}\nvalid options:\n${usage(job)}`);
     const given = `--${spelled}`;
     if (f.kind.endsWith('[]')) {
@@ -263,6 +291,7 @@ function editDistance(a: string, b: string): number {
 export function usage(job: ArgvJob): string {
   return fieldsOf(job)
     .map((f) => {
+      if (f.rest) return `  ${f.key.toUpperCase()} …\n      ${f.help}`;
       const value = f.kind === 'boolean' ? '' : f.kind === 'enum' ? ` ${f.values!.join('|')}` : f.kind.endsWith('[]') ? ' VALUE [VALUE …]' : ' VALUE';
       const dflt = f.defaultValue !== undefined && f.kind !== 'boolean' ? ` (default ${JSON.stringify(f.defaultValue)})` : '';
       const alias = f.aliases.length ? `, ${f.aliases.map((a) => `--${a}`).join(', ')}` : '';
@@ -293,11 +322,20 @@ export function toArgv(job: ArgvJob, params: Record<string, unknown>): string[] 
   for (const k of Object.keys(params)) {
     if (!known.has(k) && params[k] !== undefined) throw new UsageError(`unknown parameter '${k}' for ${job.name}`);
   }
+  const own = new Set(fields.filter((f) => !f.rest).flatMap((f) => [f.flag, ...f.aliases]));
+  let restWords: string[] = [];
   for (const f of fields) {
     const v = params[f.key];
     if (v === undefined || (f.defaultValue !== undefined && sameValue(v, f.defaultValue))) continue;
     const flag = `--${f.flag}`;
-    if (f.kind === 'boolean') {
+    if (f.rest) {
+      const words = (v as unknown[]).map(formatValue);
+      // A word that would read as one of our flags (or the separator) needs the `--` before the rest.
+      const ambiguous = words.some((w) => w === '--' || (w.startsWith('--') && own.has(w.slice(2).split('=')[0]!.replace(/-/g, '_'))));
+      restWords = ambiguous ? ['--', ...words] : words;
+    } else if (f.positional && Array.isArray(v) && v.length > 0 && v.every((x) => !String(x).startsWith('-'))) {
+      out.unshift(...v.map(formatValue));
+    } else if (f.kind === 'boolean') {
       out.push(v ? flag : `${flag}=false`);
     } else if (Array.isArray(v)) {
       if (v.every((x) => !String(x).startsWith('--'))) out.push(flag, ...v.map(formatValue));
@@ -309,7 +347,7 @@ export function toArgv(job: ArgvJob, params: Record<string, unknown>): string[] 
       else out.push(flag, s);
     }
   }
-  return out;
+  return [...out, ...restWords];
 }
 
 /** A word as a POSIX shell reads it back. */

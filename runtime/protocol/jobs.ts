@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { modelInfoSchema, PROVIDER_PREFERENCES, type RuntimeErrorData } from './requests';
 import { accuracySchema, cacheEntrySchema, directionLayerStatsSchema, LONG_PROMPT_POLICIES, type LongPromptPolicy } from './results';
 import { OUTPUT_SUBFOLDERS, WORKSPACE_DEFAULTS } from './workspace';
+import { MAX_SHARDS, shardParam } from './shards';
 import { TEXT_ENCODINGS } from '../../datasets/records';
 
 export { LONG_PROMPT_POLICIES, type LongPromptPolicy };
@@ -108,7 +109,25 @@ const evalFields = {
   outputPath: path('folder for the run file when --out is not given (<dir>/<model_name>/<data>.<command>.<hash>.json)')
     .default(`${WORKSPACE_DEFAULTS.outputPath}/${OUTPUT_SUBFOLDERS.runs}`),
   checkpointSeconds: z.number().positive().default(30).describe('seconds between partial run-file writes'),
+  shard: shardParam.optional(),
 };
+
+/**
+ * What a part of a sharded job (`--shard i/N`) reports: its own file, how many parts are done,
+ * and the merged output when this part was the last one and merged them.
+ */
+const shardOutcomeSchema = z.object({
+  shard: z.string(),
+  partFile: z.string(),
+  partsDir: z.string(),
+  partsDone: z.number().int(),
+  count: z.number().int(),
+  /** The merged output, when every part is done and this part merged them (or found them merged). */
+  merged: z.string().optional(),
+  /** Why the parts were not merged yet. */
+  note: z.string().optional(),
+});
+export type ShardOutcome = z.infer<typeof shardOutcomeSchema>;
 
 /** The parameters evaluate and sweep share (the evaluation engine's common options). */
 export const commonEvalSchema = z.object({ ...modelFields, ...evalFields }).strict();
@@ -136,6 +155,8 @@ const evalResultSchema = z.object({
   /** Items per second over the whole run. */
   itemsPerSecond: z.number(),
   warnings: z.array(z.string()),
+  /** With --shard: this part, and the merged run when it completed the set. */
+  shard: shardOutcomeSchema.optional(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -148,6 +169,11 @@ export interface JobCli {
   flags?: Record<string, string>;
   /** Extra flag names for a key; for list parameters each one appends. */
   aliases?: Record<string, string[]>;
+  /**
+   * A string-list parameter that receives, verbatim and in order, every word the job does not
+   * know (and everything after a bare `--`): the flags of another job that this one passes on.
+   */
+  rest?: string;
 }
 
 export interface JobDefinition<N extends string, P extends z.ZodTypeAny, R extends z.ZodTypeAny> {
@@ -211,8 +237,10 @@ export const saveHiddenStatesJob = defineJob(
     labelRule: z.string().min(1).describe('e.g. "score>0.5" or "label:Reasoning=reasoning,Memorization=memorization" (default per schema)').optional(),
     encoding: encodingField,
     onLongPrompt: longPromptField,
+    shard: shardParam.optional(),
   },
   z.object({
+    /** The cache (with --shard: the merged cache once every part is done, else this part's file). */
     cacheFile: z.string(),
     records: z.number().int(),
     hooks: z.array(z.string()),
@@ -223,6 +251,8 @@ export const saveHiddenStatesJob = defineJob(
     /** Records left out (`--on_long_prompt skip`) and cut (`truncate-left`) for their length. */
     skipped: z.array(z.object({ index: z.number().int(), id: z.string(), tokens: z.number().int() })),
     truncated: z.array(z.object({ index: z.number().int(), id: z.string(), tokens: z.number().int() })),
+    /** With --shard: this part (its rows are `records` of the whole), and the merge. */
+    shard: shardOutcomeSchema.optional(),
   }),
   { refine: refineModel },
 );
@@ -375,6 +405,63 @@ export const inspectCacheJob = defineJob(
   { cli: { positional: 'target' } },
 );
 
+export const mergeJob = defineJob(
+  'merge',
+  'merge',
+  'assembles the parts of a sharded save-hidden-states, evaluate or sweep (--shard i/N) into the file one unsharded run writes, after checking that they belong together',
+  {
+    parts: z.array(path('a part file (part-<i>-of-<N>.safetensors or .json) or a folder of parts')).min(1).describe('the part files (or their folder): every part of one sharded job, each exactly once'),
+    out: path('the merged file (default: the output the parts were run for, which they record)').optional(),
+  },
+  z.object({
+    kind: z.enum(['cache', 'run']),
+    out: z.string(),
+    parts: z.number().int(),
+    /** The merged file was already there, with the same contents' identity: nothing was written. */
+    alreadyMerged: z.boolean(),
+    /** Rows of a cache, items of a run (over every intervention). */
+    units: z.number().int(),
+    /** A run's seed lines (`Layer [66] - Reasoning Subset Accuracy: …`), from the merged results. */
+    lines: z.array(z.string()),
+  }),
+  { cli: { positional: 'parts' } },
+);
+
+/** The jobs that take --shard (and that slurm-script can run as an array). */
+export const SHARDABLE_JOBS = ['save-hidden-states', 'evaluate', 'sweep'] as const;
+export type ShardableJob = (typeof SHARDABLE_JOBS)[number];
+
+export const slurmScriptJob = defineJob(
+  'slurm-script',
+  'slurmScript',
+  'prints a Slurm batch script that runs a job as an array of --shards parts (sbatch --array=0-(N-1)) followed by a dependent merge',
+  {
+    command: z.enum(SHARDABLE_JOBS).describe('the job to shard'),
+    args: z.array(z.string()).default([]).describe("the job's own flags, exactly as for `layerlab <command>` (checked now, so that a typo fails here and not on the cluster)"),
+    shards: count(1, 'parts (array tasks)').max(MAX_SHARDS),
+    gpusPerTask: count(0, 'GPUs per array task (#SBATCH --gpus-per-task; 0: none)').default(0),
+    cpusPerTask: count(1, 'CPU cores per array task (#SBATCH --cpus-per-task; default: the cluster\'s)').optional(),
+    mem: z.string().min(1).describe('memory per array task, e.g. 32G (#SBATCH --mem)').optional(),
+    time: z.string().min(1).describe('time limit per array task, e.g. 04:00:00 (#SBATCH --time)').optional(),
+    partition: z.string().min(1).describe('Slurm partition (#SBATCH --partition)').optional(),
+    account: z.string().min(1).describe('Slurm account (#SBATCH --account)').optional(),
+    jobName: z.string().min(1).describe('Slurm job name (default: layerlab-<command>)').optional(),
+    layerlab: z.string().min(1).default('layerlab').describe('the command that runs LayerLab on the nodes, e.g. "npx layerlab" or "node /opt/layerlab/dist/cli.js"'),
+    workdir: path('folder the tasks run in, where relative paths resolve (default: the current folder)').optional(),
+  },
+  z.object({
+    /** The batch script. */
+    script: z.string(),
+    /** Where the parts are written (absolute). */
+    partsDir: z.string(),
+    /** Each array task's command, with $SLURM_ARRAY_TASK_ID in it. */
+    shardCommand: z.string(),
+    /** The dependent merge step's command. */
+    mergeCommand: z.string(),
+  }),
+  { cli: { positional: 'command', rest: 'args' } },
+);
+
 /** Every job, by CLI name. Adding a job: define it above, add it here and in runtime/jobs/. */
 export const JOBS = {
   'save-hidden-states': saveHiddenStatesJob,
@@ -385,6 +472,8 @@ export const JOBS = {
   generate: generateJob,
   info: infoJob,
   'inspect-cache': inspectCacheJob,
+  merge: mergeJob,
+  'slurm-script': slurmScriptJob,
 } as const;
 
 export type Jobs = typeof JOBS;

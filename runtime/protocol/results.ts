@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { SUBSETS as DATASET_SUBSETS, type Subset } from '../../datasets/records';
+import { shardsStateSchema } from './shards';
 
 export type { Subset };
 export const SUBSETS: readonly Subset[] = DATASET_SUBSETS;
@@ -163,6 +164,12 @@ export const runSpecSchema = z
     answerCue: z.string().optional(),
     /** The answer pattern: the seed's regex or the lenient one. */
     extraction: z.enum(['seed', 'lenient']).optional(),
+    /**
+     * Only in a part of a sharded run (--shard i/N): which part, and the run file the merge
+     * writes. Everything else in a part's spec is the whole run's, so the merged spec is a part's
+     * without this field (and `argv`, the whole run's CLI twin, has no --shard).
+     */
+    shard: z.object({ index: z.number().int(), count: z.number().int(), target: z.string() }).optional(),
   });
 export type RunSpec = z.infer<typeof runSpecSchema>;
 
@@ -238,5 +245,7 @@ export const cacheEntrySchema = z.object({
   positions: z.enum(['last', 'mean', 'all']),
   hooks: z.array(z.object({ name: z.string(), shape: z.array(z.number().int()), bytes: z.number().int() })),
   provenance: z.record(z.string()),
+  /** A sharded cache (--shard i/N): its parts, done and started, and whether they are merged. */
+  shards: shardsStateSchema.optional(),
 });
 export type CacheEntryInfo = z.infer<typeof cacheEntrySchema>;

@@ -400,3 +400,65 @@ describe('progress and failures', () => {
     assert.match(describeFailure('X', new Error('boom')).message, /X failed: boom/);
   });
 });
+
+describe('sharded outputs (--shard i/N) in the Cache and Runs views', () => {
+  const runPart = (index: number, complete: boolean, target: string): RunFile => ({
+    format: 'layerlab-run',
+    version: 1,
+    layerlabVersion: '0.1.0',
+    createdAt: '2025-01-01T00:00:00Z',
+    complete,
+    spec: {
+      command: 'evaluate',
+      model: { path: '/m', contentHash: 'h', modelType: 'llama', options: {} },
+      data: { path: '/d', contentHash: 'h', name: 'mmlu', kind: 'mmlu-pro' },
+      split: 'holdout', sampleSize: 10, seed: 0, prompt: { template: 't', fewshot: false, cot: false },
+      scoring: 'generate', maxNewTokens: 10, batchSize: 1, stopStrings: [], argv: [],
+      shard: { index, count: 3, target },
+    },
+    provider: 'cpu',
+    progress: { done: complete ? 4 : 1, total: 4 },
+    results: [],
+    timing: { totalSeconds: 1, itemsPerSecond: 1 },
+  });
+
+  it('groups the parts of an unmerged run into one node: parts done of all, each part’s state; a merged run’s parts are not listed', async () => {
+    const dir = tmpDir();
+    const runs = path.join(dir, 'runs');
+    const parts = path.join(runs, 'shards', 'evaluate-0123456789ab');
+    const target = path.join(runs, 'llama', 'mmlu.evaluate.x.json');
+    write(path.join(parts, 'part-0-of-3.json'), runPart(0, true, target));
+    write(path.join(parts, 'part-2-of-3.json'), runPart(2, false, target));
+    const nodes = runNodes(await scanRuns(runs));
+    assert.equal(nodes.length, 1, 'one node for the sharded run, not one per part');
+    const [n] = nodes;
+    assert.equal(n.kind, 'shardedOutput');
+    assert.equal(n.label, 'evaluate · mmlu');
+    assert.match(n.description!, /^sharded 1\/3 parts, 1 running or interrupted · 5 items done · /);
+    assert.equal(n.resourcePath, parts);
+    assert.equal(n.command, undefined, 'no chart until merged');
+    assert.deepEqual(n.children?.map((c) => [c.label, c.description]), [['part 0/3', 'done'], ['part 1/3', 'not started'], ['part 2/3', 'started, 1/4 items']]);
+    // Once the merged run file exists, it is listed itself and its parts are not.
+    write(target, { ...runPart(0, true, target), spec: { ...runPart(0, true, target).spec, shard: undefined } });
+    const after = runNodes(await scanRuns(runs));
+    assert.deepEqual(after.map((x) => [x.kind, x.resourcePath]), [['run', target]]);
+  });
+
+  it('a sharded cache not merged yet shows its parts done of all and the rows done over them; part files are not cache files', async () => {
+    const entry: CacheEntryInfo = {
+      file: '/o/hidden_states/demo/mmlu.safetensors', dataName: 'mmlu', complete: false, rowsDone: 120, rows: 200, dModel: 64, dtype: 'float32', positions: 'last',
+      hooks: [], provenance: {},
+      shards: { dir: '/o/hidden_states/shards/save-hidden-states-0123', count: 4, done: [0, 3], started: [1], target: '/o/hidden_states/demo/mmlu.safetensors', merged: false },
+    };
+    const [n] = cacheNodes([entry]);
+    assert.equal(n.kind, 'shardedOutput', 'not a cacheEntry: no Compute Directions on a cache that does not exist yet');
+    assert.equal(n.description, 'mmlu.safetensors · sharded 2/4 parts, 1 running or interrupted · 120/200 rows');
+    assert.deepEqual(n.children?.map((c) => c.description), ['done', 'started', 'not started', 'done']);
+    const [all] = cacheNodes([{ ...entry, shards: { ...entry.shards!, done: [0, 1, 2, 3], started: [] } }]);
+    assert.match(all.description!, /sharded 4\/4 parts, not merged yet/);
+    const dir = tmpDir();
+    write(path.join(dir, 'shards', 'x', 'part-0-of-4.safetensors'), 'x');
+    write(path.join(dir, 'demo', 'mmlu.safetensors'), 'x');
+    assert.deepEqual((await scanFiles(dir, CACHE_FILE_RE)).map((f) => f.name), [path.join('demo', 'mmlu.safetensors')]);
+  });
+});

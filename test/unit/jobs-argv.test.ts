@@ -85,7 +85,8 @@ describe('job command lines', () => {
 // ---------------------------------------------------------------------------------------------
 // The round trip over generated params
 
-const STRINGS = ['a', 'model dir', '/abs/path/x.json', "it's", 'ümlaut ✓', '-dash', '--double', 'a=b', 'comma,inside', ' spaced ', '$HOME', '"q"', 'tab\there'];
+// '3/8' is the one valid --shard; '--shards' is a word slurm-script must pass on, not take as its own flag.
+const STRINGS = ['a', 'model dir', '/abs/path/x.json', "it's", 'ümlaut ✓', '-dash', '--double', 'a=b', 'comma,inside', ' spaced ', '$HOME', '"q"', 'tab\there', '3/8', '--shards'];
 const NUMBERS = [0, 1, -0.5, 2.75, 0.001, -8, 123456, 1e-7];
 const INTEGERS = [0, 1, 2, 5, 66, 131, 4096];
 

@@ -145,11 +145,12 @@ describe('workspace scans', () => {
       ['unreadable', 'torn.json'],
     ]);
     const nodes = runNodes(runs);
-    assert.equal(nodes[0].label, 'sweep · demo-reason-mem');
+    assert.equal(nodes[0].label, 'sweep · demo-reason-mem · m');
     assert.equal(nodes[0].kind, 'run');
     assert.match(nodes[0].description!, /^R 50\.0% \/ M 25\.0% · /);
     assert.deepEqual(nodes[0].command, { command: 'layerlab.openRunChart', title: 'Open Run Chart', arguments: [path.join(dir, 'runs', 'demo', 'demo-reason-mem.sweep.0123456789.json')] });
-    assert.equal(nodes[1].label, 'evaluate · mmlu');
+    assert.equal(nodes[1].label, 'evaluate · mmlu · m');
+    assert.match(nodes[1].tooltip!, /\nscoring: generate ≤10 tokens\n/);
     assert.match(nodes[1].description!, /^partial 3\/10 · R 50\.0% \/ M 25\.0% · /);
     assert.equal(nodes[1].children?.[0].label, 'baseline');
     assert.equal(nodes[2].description, 'unreadable');
@@ -274,7 +275,8 @@ describe('tree nodes', () => {
     };
     const [n] = cacheNodes([entry]);
     assert.equal(n.kind, 'cacheEntry');
-    assert.equal(n.description, 'mmlu.safetensors · 30 rows · float32 · partial 10/30');
+    assert.equal(n.label, 'mmlu · unknown model', 'a cache that does not record its model says so');
+    assert.equal(n.description, 'mmlu.safetensors · blocks.0.hook_resid_post · 30 rows · float32 · partial 10/30');
     assert.equal(n.children?.[0].description, '[30, 64] float32 · 7.5 KB');
     assert.match(n.tooltip!, /model: \/m\/demo/);
   });

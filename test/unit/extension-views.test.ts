@@ -350,9 +350,25 @@ describe('status bar', () => {
     assert.equal(ready.text, '$(beaker) LayerLab: ready');
     assert.equal(ready.command, 'layerlab.selectModel', 'with no model, a click selects one');
     assert.equal(statusBarView({ state: 'ready', trusted: true, model: demoInfo('/m/demo') }).text, '$(beaker) LayerLab · CPU · demo');
-    const busy = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'evaluate', done: 1, total: 3, message: 'batch 1', rate: 2, etaSeconds: 1 } });
-    assert.equal(busy.text, '$(sync~spin) LayerLab 33% · CPU · demo');
-    assert.match(busy.tooltip, /busy \(evaluate: 1\/3 \(33%\), 2\.0\/s, ETA 1 s, batch 1\)/);
+    const busy = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'evaluate', model: '/m/demo', done: 1, total: 3, message: 'batch 1', rate: 2, etaSeconds: 1 } });
+    assert.equal(busy.text, '$(sync~spin) LayerLab 33% · 2.0/s · ETA 1 s · CPU · demo', 'progress with its rate and ETA');
+    assert.match(busy.tooltip, /busy\nJob: evaluate on \/m\/demo — 1\/3 \(33%\), 2\.0\/s, ETA 1 s, batch 1\nModel: \/m\/demo/);
+    const slow = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'sweep', model: '/m/demo', done: 2460, total: 9840, rate: 0.07, etaSeconds: 105_000 } });
+    assert.equal(slow.text, '$(sync~spin) LayerLab 25% · 0.1/s · ETA 29 h 10 min · CPU · demo');
+  });
+
+  it('during a job on another model, names the job’s model, not the one held before', () => {
+    // Demo was selected; the job names qwen, which the runtime is still opening.
+    const opening = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'evaluate', model: '/m/qwen', done: 0, total: 0 } });
+    assert.equal(opening.text, '$(sync~spin) LayerLab · opening qwen');
+    assert.doesNotMatch(opening.text, /demo/);
+    assert.match(opening.tooltip, /Job: evaluate on \/m\/qwen\nOpening \/m\/qwen \(releasing \/m\/demo\)/);
+    // Once the runtime says it holds qwen (modelChanged), it is shown as loaded.
+    const running = statusBarView({ state: 'busy', trusted: true, model: { ...demoInfo('/m/qwen') }, progress: { job: 'evaluate', model: '/m/qwen', done: 1, total: 4 } });
+    assert.equal(running.text, '$(sync~spin) LayerLab 25% · CPU · qwen');
+    // A llama2.c job names its file; the status bar names the model as the Models view does.
+    const llama2c = statusBarView({ state: 'busy', trusted: true, progress: { job: 'save-hidden-states', model: '/m/stories260K/stories260K.bin', done: 0, total: 0 } });
+    assert.equal(llama2c.text, '$(sync~spin) LayerLab · opening stories260K');
   });
 
   it('turns red on a crash, and offers a restart once LayerLab gave up', () => {

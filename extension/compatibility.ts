@@ -12,7 +12,8 @@
  *                                                 names the model first when that is the cause
  *   - no provenance recorded                    → unknown: allowed, and said
  */
-import { formatModelOptions, modelNameOf } from '../runtime/protocol/labels';
+import { directionCandidates, type HookKind } from '../runtime/protocol/directionHooks';
+import { describeHooks, formatModelOptions, modelNameOf } from '../runtime/protocol/labels';
 
 /** The model a job names, as the runtime describes it (describeModel) with the job's options. */
 export interface ModelIdentity {
@@ -113,4 +114,38 @@ export function byCompatibility<T>(items: readonly T[], verdictOf: (t: T) => Ver
     .map((t, i) => ({ t, i, r: rank(verdictOf(t)) }))
     .sort((a, b) => a.r - b.r || a.i - b.i)
     .map((x) => x.t);
+}
+
+/**
+ * The edits a job plans that its directions cannot serve (runtime/protocol/directionHooks.ts,
+ * the rule the runtime applies): each as the hook point it edits. Empty when all are covered.
+ */
+export function uncoveredEdits(edits: { blocks: readonly number[]; kinds: readonly HookKind[]; directionLayer?: number }, available: ReadonlySet<string>, parts: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const kind of edits.kinds) {
+    for (const block of edits.blocks) {
+      const from = edits.directionLayer ?? block;
+      if (!directionCandidates(from, kind, parts).some((h) => available.has(h))) out.push(`blocks.${block}.${kind}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Why a job cannot start: its directions (a cache's, or a directions file) hold no direction for
+ * some edits, and what to do — say it before any prompt is read, not after all of them.
+ */
+export function uncoveredMessage(source: { file: string; what: 'cache' | 'directions'; hooks: readonly string[] }, missing: readonly string[]): string {
+  const noun = source.what === 'cache' ? 'hidden-state cache' : 'directions file';
+  const listed = `${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`;
+  const has = (k: HookKind) => source.hooks.some((h) => h.endsWith(k));
+  const wantsPre = missing.some((m) => m.endsWith('hook_resid_pre'));
+  const wantsPost = missing.some((m) => m.endsWith('hook_resid_post'));
+  const advice =
+    wantsPre && !has('hook_resid_pre')
+      ? "Edits at the blocks' inputs need their hidden states: run Save Hidden States with --hooks pre (or all), or edit the outputs (--with_post_hook)."
+      : wantsPost && !has('hook_resid_post')
+        ? "Edits at the blocks' outputs need their hidden states: run Save Hidden States with --hooks post (or all), or edit the inputs (--with_pre_hook)."
+        : 'Choose blocks it covers (--layer_indices), or save hidden states at those hook points.';
+  return `The ${noun} ${fileName(source.file)} has no direction for ${listed}: it holds ${describeHooks(source.hooks)}. ${advice}`;
 }

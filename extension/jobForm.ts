@@ -18,7 +18,8 @@
  */
 import { z } from 'zod';
 import { cliLine, describeIssues, fieldsOf, type FieldInfo } from '../runtime/protocol/argv';
-import { JOBS, type JobName, type JobParamsIn } from '../runtime/protocol/jobs';
+import type { HookKind } from '../runtime/protocol/directionHooks';
+import { JOBS, type JobParamsIn } from '../runtime/protocol/jobs';
 import { parseLayerList } from './jobParams';
 
 /** The jobs the palette runs through a form. */
@@ -269,6 +270,36 @@ export function problemOf(form: FormState, nBlocks?: number): string | undefined
     }
   }
   if (form.job === 'evaluate' && params.withIntervention && params.layerIndices === undefined) return '--layer_indices: choose the blocks to edit';
+  const edits = form.job === 'sweep' || (form.job === 'evaluate' && params.withIntervention);
+  if (edits && params.hiddenStatesCachePath === undefined && params.directionFile === undefined && params.directionFiles === undefined) {
+    return 'choose a hidden-state cache or a directions file: the intervention needs directions';
+  }
+  return undefined;
+}
+
+/** The edits a run of the form makes: which blocks at which hook, and whose direction. */
+export interface PlannedEdits {
+  blocks: number[];
+  kinds: HookKind[];
+  directionLayer?: number;
+}
+
+/**
+ * What a run of the form edits, as evaluate and sweep read their flags (an evaluation edits the
+ * output unless --with_pre_hook; a sweep edits outputs, inputs, or both, at every block unless
+ * --layer_indices): undefined when it edits nothing (a baseline evaluation, other jobs).
+ */
+export function plannedEdits(form: FormState, nBlocks: number): PlannedEdits | undefined {
+  const v = paramsOf(form) as Record<string, unknown>;
+  const directionLayer = typeof v.directionLayer === 'number' ? { directionLayer: v.directionLayer } : {};
+  if (form.job === 'evaluate') {
+    if (!(v.withIntervention ?? false)) return undefined;
+    return { blocks: (v.layerIndices as number[] | undefined) ?? [], kinds: [v.withPreHook ? 'hook_resid_pre' : 'hook_resid_post'], ...directionLayer };
+  }
+  if (form.job === 'sweep') {
+    const kinds: HookKind[] = [...(v.withPreHook ? ['hook_resid_pre' as const] : []), ...(v.withPostHook || !v.withPreHook ? ['hook_resid_post' as const] : [])];
+    return { blocks: (v.layerIndices as number[] | undefined) ?? Array.from({ length: nBlocks }, (_, b) => b), kinds, ...directionLayer };
+  }
   return undefined;
 }
 

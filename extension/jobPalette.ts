@@ -18,7 +18,7 @@ import type { FieldInfo } from '../runtime/protocol/argv';
 import type { ModelRef } from '../runtime/protocol/jobs';
 import { cacheLabels, describeHooks, formatModelOptions, modelNameOf } from '../runtime/protocol/labels';
 import type { ModelFacts } from '../runtime/protocol/requests';
-import { byCompatibility, compatibility, type Verdict } from './compatibility';
+import { byCompatibility, compatibility, uncoveredEdits, uncoveredMessage, type Verdict } from './compatibility';
 import {
   FORM_LAYOUTS,
   formatValue,
@@ -28,6 +28,7 @@ import {
   openForm,
   paramsOf,
   parseValue,
+  plannedEdits,
   problemOf,
   rememberedOf,
   resetOptions,
@@ -44,7 +45,7 @@ import {
 import { middleLayer } from './jobParams';
 import { outputFolders, type LayerLabSettings } from './settings';
 import type { NodeKind, TreeNodeData } from './treeData';
-import { scanDatasets, scanHiddenStateFiles, describeHiddenStateFile, scanModels, type HiddenStateFile } from './workspaceScan';
+import { describeHiddenStateFile, directionsPathOf, scanDatasets, scanHiddenStateFiles, scanModels, type HiddenStateFile } from './workspaceScan';
 
 /** Thrown to end a command quietly (the user dismissed a prompt). */
 export class Dismissed extends Error {}
@@ -298,7 +299,29 @@ export class JobPalette {
         if (ok !== 'Use Anyway') return false;
       }
     }
+    // The blocks and hook chosen must have directions, or the job fails after reading every prompt.
+    const edits = plannedEdits(form, facts.nBlocks);
+    const source = edits ? await this.directionSource(form) : undefined;
+    if (edits && source) {
+      const missing = uncoveredEdits(edits, new Set(source.hooks), facts.blocks.map((b) => b.part));
+      if (missing.length) {
+        await vscode.window.showErrorMessage(`LayerLab: ${uncoveredMessage(source, missing)}`, { modal: true });
+        return false;
+      }
+    }
     return true;
+  }
+
+  /**
+   * Where a run's directions come from, as evaluate reads them: --direction_file, else the
+   * directions beside the cache, else the cache (they are computed from it, every hook point).
+   */
+  private async directionSource(form: FormState): Promise<{ file: string; what: 'cache' | 'directions'; hooks: string[] } | undefined> {
+    const given = form.values.directionFile;
+    const cache = form.values.hiddenStatesCachePath;
+    const file = typeof given === 'string' ? given : typeof cache === 'string' ? (fs.existsSync(directionsPathOf(cache)) ? directionsPathOf(cache) : cache) : undefined;
+    const d = file ? await describeHiddenStateFile(file).catch(() => undefined) : undefined;
+    return d ? { file: d.path, what: d.kind, hooks: d.hooks } : undefined;
   }
 
   // -------------------------------------------------------------------------------------------

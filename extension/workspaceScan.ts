@@ -53,6 +53,11 @@ export function directionStatsPathOf(cacheFile: string): string {
   return `${cacheFile.replace(/\.safetensors$/i, '')}.directions.json`;
 }
 
+/** `<cache>.directions.safetensors`: the directions compute-directions writes beside a cache file (and evaluate reads). */
+export function directionsPathOf(cacheFile: string): string {
+  return `${cacheFile.replace(/\.safetensors$/i, '')}.directions.safetensors`;
+}
+
 /** Files larger than this are not parsed just to count records. */
 const MAX_PARSE_BYTES = 64 * 1024 * 1024;
 

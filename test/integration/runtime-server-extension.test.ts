@@ -180,6 +180,15 @@ describe('extension with the real runtime', () => {
     assert.equal(runFile.spec.scoring, 'loglik');
     assert.deepEqual(runFile.results.map((r: { intervention: { kind: string; hook: string | null } }) => [r.intervention.kind, r.intervention.hook]), [['none', null], ['direction', 'hook_resid_pre']]);
 
+    // Block 1's output is not in this cache of inputs (no block 2 to borrow it from): refused at
+    // Run, before any prompt is read, saying what to cache. (Block 0's output is block 1's input: covered.)
+    mock.shown = [];
+    mock.quickPicks = [line('field:withPreHook'), line('run'), undefined]; // the form remembered --with_pre_hook: off again
+    const refusedAt = mock.progress.length;
+    assert.equal(await vscode.commands.executeCommand('layerlab.evaluate', { id: 'c', kind: 'cacheEntry', label: 'qa', resourcePath: saved.cacheFile }), undefined);
+    assert.equal(mock.progress.length, refusedAt, 'no job started');
+    assert.match(mock.shown.find((m) => m.modal)?.message ?? JSON.stringify(mock.shown), /^LayerLab: The directions file qa\.directions\.safetensors has no direction for blocks\.1\.hook_resid_post: it holds blocks\.0\.hook_resid_pre, blocks\.1\.hook_resid_pre\. Edits at the blocks' outputs need their hidden states/);
+
     const status = await api.client.runtimeStatus();
     // The jobs reused the selected model: each said so, and none opened or released one.
     assert.equal(mock.log.filter((l) => /^\[job (save-hidden-states|evaluate)-[^\]]+\] using the loaded model /.test(l.message)).length, 2);

@@ -182,7 +182,8 @@ class FakeClient {
 function writeCache(file: string, o: { modelPath?: string; modelHash?: string; options?: string; dataName?: string; hooks?: string[]; d?: number } = {}): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const d = o.d ?? 64;
-  const hooks = o.hooks ?? ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post'];
+  // Every hook point of the fake runtime's 8-block model, unless the test says otherwise.
+  const hooks = o.hooks ?? Array.from({ length: 8 }, (_, b) => [`blocks.${b}.hook_resid_pre`, `blocks.${b}.hook_resid_post`]).flat();
   writeSafetensors(
     file,
     hooks.map((name) => ({ name, dtype: 'F32' as const, shape: [2, d], data: new Float32Array(2 * d) })),
@@ -297,6 +298,7 @@ describe('job forms: what a job will use, stated before it runs', () => {
     const { s, client } = setup({
       models: ['a'],
       datasets: ['good.json', 'broken.json'],
+      caches: ['a/good.safetensors'],
       selection: { datasets: { id: 'd', kind: 'dataset', label: 'broken.json', resourcePath: '/elsewhere/broken.json' } },
     });
     mock.quickPicks = [undefined];
@@ -492,6 +494,25 @@ describe('job forms: caches and directions must come from the model', () => {
     await vscode.commands.executeCommand('layerlab.sweep', cache2);
     assert.equal(c2.jobs.length, 0);
     assert.match(mock.shown[0].message, /saved from huginn with num_steps=32 state_init=zeros, but the job opens it with num_steps=4 state_init=zeros: block indices mean different blocks/);
+  });
+});
+
+describe('job forms: the blocks and hook chosen must have directions', () => {
+  it('a sweep of block inputs on a cache of block outputs is refused at Run, before any work, saying what to cache', async () => {
+    const { s: settings, client: c } = setup({ models: ['a'], datasets: ['x.json'] });
+    writeCache(path.join(settings.outputPath, 'hidden_states', 'a', 'x.safetensors'), { hooks: Array.from({ length: 8 }, (_, b) => `blocks.${b}.hook_resid_post`) });
+    mock.quickPicks = [line('field:withPreHook'), line('run'), undefined];
+    await vscode.commands.executeCommand('layerlab.sweep');
+    assert.equal(c.jobs.length, 0, 'nothing ran');
+    const refusal = mock.shown.find((m) => m.modal)!;
+    assert.equal(refusal.severity, 'error');
+    assert.match(refusal.message, /^LayerLab: The hidden-state cache x\.safetensors has no direction for blocks\.0\.hook_resid_pre: it holds post of blocks 0–7\. Edits at the blocks' inputs need their hidden states: run Save Hidden States with --hooks pre \(or all\)/);
+
+    // Edits at the outputs: covered, it runs.
+    mock.shown = [];
+    mock.quickPicks = [line('run')];
+    await vscode.commands.executeCommand('layerlab.sweep');
+    assert.equal(c.jobs.length, 1);
   });
 });
 

@@ -4,8 +4,8 @@
 // same data are told apart.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { byCompatibility, compatibility, type ModelIdentity, type SourceIdentity } from '../../extension/compatibility';
-import { FORM_JOBS, FORM_LAYOUTS, formFields, isActive, moreLines, openForm, paramsOf, parseValue, problemOf, rememberedOf, resetOptions, reviewLines, setValue } from '../../extension/jobForm';
+import { byCompatibility, compatibility, uncoveredEdits, uncoveredMessage, type ModelIdentity, type SourceIdentity } from '../../extension/compatibility';
+import { FORM_JOBS, FORM_LAYOUTS, formFields, isActive, moreLines, openForm, paramsOf, parseValue, plannedEdits, problemOf, rememberedOf, resetOptions, reviewLines, setValue } from '../../extension/jobForm';
 import { describeCrash } from '../../extension/runtimeState';
 import { fieldsOf } from '../../runtime/protocol/argv';
 import { JOBS } from '../../runtime/protocol/jobs';
@@ -77,6 +77,8 @@ describe('what a form sends', () => {
     form = setValue(setValue(setValue(form, 'layerIndices', [9]), 'withPreHook', true), 'withPostHook', true);
     assert.equal(problemOf(form), '--with_pre_hook conflicts with --with_post_hook: an evaluation edits one of them (a sweep can take both)');
     form = setValue(form, 'withPostHook', false);
+    assert.equal(problemOf(form), 'choose a hidden-state cache or a directions file: the intervention needs directions');
+    form = setValue(form, 'hiddenStatesCachePath', '/o/x.safetensors');
     assert.equal(problemOf(form), undefined);
     assert.equal(problemOf(form, 8), '--layer_indices: layer 9 does not exist: the model has blocks 0..7');
     const lines = reviewLines(form, 'Evaluate', { problem: problemOf(form, 8) });
@@ -144,6 +146,42 @@ describe('compatibility of a cache or directions with the model a job runs', () 
   it('pickers order matching first, then unknown, then confirm, then refused', () => {
     const verdicts = { a: { level: 'refuse' }, b: { level: 'match' }, c: { level: 'confirm' }, d: undefined, e: { level: 'match' } } as const;
     assert.deepEqual(byCompatibility(['a', 'b', 'c', 'd', 'e'] as const, (k) => verdicts[k] as never), ['b', 'e', 'd', 'c', 'a']);
+  });
+});
+
+describe('directions for every edit, checked before a job starts', () => {
+  const layers = (n: number) => Array.from({ length: n }, () => 'layer');
+  const post = (n: number) => Array.from({ length: n }, (_, b) => `blocks.${b}.hook_resid_post`);
+
+  it('what a form edits: an evaluation one hook at its layers, a sweep every block unless told', () => {
+    const base = { model: { value: '/m/a', origin: 'given' as const }, dataFile: { value: '/d/x.json', origin: 'given' as const } };
+    let ev = setValue(openForm('evaluate', { offered: base }), 'layerIndices', [2, 3]);
+    assert.deepEqual(plannedEdits(ev, 4), { blocks: [2, 3], kinds: ['hook_resid_post'] });
+    ev = setValue(setValue(ev, 'withPreHook', true), 'directionLayer', 1);
+    assert.deepEqual(plannedEdits(ev, 4), { blocks: [2, 3], kinds: ['hook_resid_pre'], directionLayer: 1 });
+    assert.equal(plannedEdits(setValue(ev, 'withIntervention', false), 4), undefined, 'a baseline edits nothing');
+    const sw = setValue(setValue(openForm('sweep', { offered: base }), 'withPreHook', true), 'withPostHook', true);
+    assert.deepEqual(plannedEdits(sw, 3), { blocks: [0, 1, 2], kinds: ['hook_resid_pre', 'hook_resid_post'] });
+  });
+
+  it('an edit is covered by its own hook point or, in a plain decoder, the same stream seen from the neighbouring block', () => {
+    // A cache of block outputs serves inputs of blocks 1..3 (block l−1's output), not block 0's.
+    assert.deepEqual(uncoveredEdits({ blocks: [0, 1, 3], kinds: ['hook_resid_pre'] }, new Set(post(4)), layers(4)), ['blocks.0.hook_resid_pre']);
+    assert.deepEqual(uncoveredEdits({ blocks: [0, 3], kinds: ['hook_resid_post'] }, new Set(post(4)), layers(4)), []);
+    // Inputs only: block 3's output has no next block to borrow from.
+    const pre = new Set(Array.from({ length: 4 }, (_, b) => `blocks.${b}.hook_resid_pre`));
+    assert.deepEqual(uncoveredEdits({ blocks: [2, 3], kinds: ['hook_resid_post'] }, pre, layers(4)), ['blocks.3.hook_resid_post']);
+    // Not across huginn's prelude / core boundary, and --direction_layer decides whose direction.
+    assert.deepEqual(uncoveredEdits({ blocks: [2], kinds: ['hook_resid_pre'] }, new Set(post(4)), ['prelude', 'prelude', 'core', 'core']), ['blocks.2.hook_resid_pre']);
+    assert.deepEqual(uncoveredEdits({ blocks: [0, 1], kinds: ['hook_resid_post'], directionLayer: 3 }, new Set(['blocks.3.hook_resid_post']), layers(4)), []);
+  });
+
+  it('says which edits lack a direction, what the file holds, and what to do', () => {
+    assert.equal(
+      uncoveredMessage({ file: '/o/demo/qa.safetensors', what: 'cache', hooks: post(2) }, ['blocks.0.hook_resid_pre']),
+      "The hidden-state cache qa.safetensors has no direction for blocks.0.hook_resid_pre: it holds blocks.0.hook_resid_post, blocks.1.hook_resid_post. Edits at the blocks' inputs need their hidden states: run Save Hidden States with --hooks pre (or all), or edit the outputs (--with_post_hook).",
+    );
+    assert.match(uncoveredMessage({ file: '/o/d.directions.safetensors', what: 'directions', hooks: ['blocks.3.hook_resid_post'] }, ['blocks.1.hook_resid_post', 'blocks.2.hook_resid_post', 'blocks.4.hook_resid_post', 'blocks.5.hook_resid_post']), /^The directions file d\.directions\.safetensors has no direction for blocks\.1\.hook_resid_post, blocks\.2\.hook_resid_post, blocks\.4\.hook_resid_post and 1 more: .* Choose blocks it covers/);
   });
 });
 

@@ -9,7 +9,7 @@ import { FileAnswers } from '../../extension/fileAnswers';
 import { parseRecordQuery, recordDocumentText, recordQuery } from '../../extension/recordDocument';
 import { RuntimeRequestError } from '../../extension/runtimeClient';
 import { cacheFileNodes, cacheNodes, datasetNodes, formatBytes, modelNodes, RECORD_PAGE, runNodes } from '../../extension/treeData';
-import { CACHE_FILE_RE, countRecords, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
+import { CACHE_FILE_RE, countRecords, directionsPathOf, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
 import { directionPaths } from '../../runtime/analysis/directions';
 import type { DatasetInspection, ModelFacts, ModelInfo } from '../../runtime/protocol/requests';
 import type { CacheEntryInfo, RunFile } from '../../runtime/protocol/results';
@@ -173,6 +173,7 @@ describe('workspace scans', () => {
   it('finds a cache’s direction statistics where compute-directions writes them', () => {
     for (const cache of ['/o/hidden_states/demo/demo-reason-mem.safetensors', '/o/x.y.safetensors']) {
       assert.equal(directionStatsPathOf(cache), directionPaths(cache).stats);
+      assert.equal(directionsPathOf(cache), directionPaths(cache).directions);
     }
     assert.ok(!CACHE_FILE_RE.test(path.basename(directionPaths('/o/a.safetensors').directions)));
   });

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CHART_VIEW_TYPES, type ChartPageKind, type LoadedRun, type WebviewToHost } from '../runtime/protocol/webview';
+import { runDifferences, runLabels } from '../runtime/protocol/labels';
 import { ChartFileError, chartKindOf, displayName, parseDirectionStats, parseRunFile } from './chartFiles';
 import { chartPanelOptions, WebviewHost, type HostLog } from './webviewHost';
 
@@ -181,14 +182,42 @@ export class RunChartPanel extends WebviewHost {
     return out;
   }
 
+  /**
+   * The runs to overlay, labelled as the Runs view labels them and each saying how it differs
+   * from the shown run (same model and data first), searchable by any of it.
+   */
   private async pickCompare(): Promise<string | undefined> {
-    const runs = (await this.candidates()).filter((f) => f !== this.runPath);
+    const shown = await loadRun(this.runPath).catch(() => undefined);
+    const runs: LoadedRun[] = [];
+    for (const f of (await this.candidates()).filter((f) => f !== this.runPath)) {
+      try {
+        runs.push(await loadRun(f));
+      } catch {
+        // unreadable runs are not offered (the Runs view says what is wrong with them)
+      }
+    }
+    const labels = runLabels(runs.map((r) => ({ key: r.path, run: r.run })));
+    const diffsOf = (r: LoadedRun) => (shown ? runDifferences(shown.run, r.run) : []);
+    const fundamental = (r: LoadedRun) => diffsOf(r).some((d) => d.fundamental);
+    runs.sort((a, b) => Number(fundamental(a)) - Number(fundamental(b)));
     const browse: vscode.QuickPickItem & { file?: string } = { label: '$(folder-opened) Browse…', description: 'a run file anywhere' };
     const items: (vscode.QuickPickItem & { file?: string })[] = [
-      ...runs.map((f) => ({ label: path.basename(f), description: path.basename(path.dirname(f)), detail: f, file: f })),
+      ...runs.map((r) => {
+        const diffs = diffsOf(r);
+        return {
+          label: labels.get(r.path)!,
+          description: diffs.length ? `${fundamental(r) ? '$(warning) ' : ''}differs in ${diffs.map((d) => d.name).join(', ')}` : 'same setup',
+          detail: r.path,
+          file: r.path,
+        };
+      }),
       browse,
     ];
-    const picked = await vscode.window.showQuickPick(items, { placeHolder: `Overlay which run on ${displayName(this.runPath)}?`, matchOnDetail: true });
+    const picked = await vscode.window.showQuickPick(items, {
+      placeHolder: `Overlay which run on ${displayName(this.runPath)}? (runs of the same model and data first)`,
+      matchOnDescription: true,
+      matchOnDetail: true,
+    });
     if (!picked) return undefined;
     if (picked.file) return picked.file;
     const uris = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'LayerLab run': ['json'] }, openLabel: 'Compare', defaultUri: this.exportFolder() });

@@ -9,18 +9,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { cliLine, defaultOf } from '../runtime/protocol/argv';
-import { describeProgress, evaluateJob, JOBS, type JobName, type JobParamsIn, type JobResult } from '../runtime/protocol/jobs';
-import type { HookChoice } from '../runtime/protocol/results';
+import { cliLine } from '../runtime/protocol/argv';
+import { describeProgress, JOBS, type JobName, type JobParamsIn, type JobResult } from '../runtime/protocol/jobs';
+import { runLabels } from '../runtime/protocol/labels';
 import { DEMO_MODEL_NAME } from '../runtime/protocol/workspace';
-import { batchSizeOf, middleLayer, modelRef, parseLayerList, parseScale } from './jobParams';
-import { COMMANDS_NEEDING_TRUST, describeFailure, progressStep, untrustedMessage } from './presentation';
-import type { RuntimeClient } from './runtimeClient';
+import { FORM_LAYOUTS, type FormJob, type InputKind, type Offered } from './jobForm';
+import { modelRef } from './jobParams';
+import { CommandError, Dismissed, INPUT_SOURCES, JobPalette, SELECTED_MODEL_KEY, type ViewName } from './jobPalette';
+import { COMMANDS_NEEDING_RUNTIME, COMMANDS_NEEDING_TRUST, describeFailure, progressStep, untrustedMessage } from './presentation';
+import { RuntimeRequestError, type RuntimeClient } from './runtimeClient';
 import { outputFolders, type LayerLabSettings } from './settings';
 import { RECORD_SCHEME, recordQuery } from './recordDocument';
-import type { TreeNodeData } from './treeData';
+import { localTime, type TreeNodeData } from './treeData';
 import type { NodeTreeProvider } from './views';
-import { CACHE_FILE_RE, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
+import { directionStatsPathOf, scanHiddenStateFiles, scanRuns } from './workspaceScan';
+
+export { type ViewName } from './jobPalette';
 
 /** The palette commands, with their titles (package.json declares the same, category LayerLab). */
 export const PALETTE_COMMANDS = {
@@ -47,8 +51,6 @@ export const INTERNAL_COMMANDS = {
 
 export type CommandId = keyof typeof PALETTE_COMMANDS | keyof typeof INTERNAL_COMMANDS;
 
-export type ViewName = 'models' | 'datasets' | 'cache' | 'runs';
-
 /** Opens chart panels: chartPanel.ts in VS Code, a recorder in unit tests. */
 export interface ChartOpener {
   /** A run file or a directions statistics file: the page is chosen by the file's format. */
@@ -58,7 +60,7 @@ export interface ChartOpener {
 }
 
 export interface CommandDeps {
-  client: Pick<RuntimeClient, 'runJob' | 'describeModel' | 'restart' | 'model' | 'info'>;
+  client: Pick<RuntimeClient, 'runJob' | 'describeModel' | 'restart' | 'model' | 'info' | 'gaveUp'>;
   /** Undefined when no folder is open. */
   settings(): LayerLabSettings | undefined;
   log: Pick<vscode.LogOutputChannel, 'info' | 'warn' | 'error' | 'show'>;
@@ -72,23 +74,28 @@ export interface CommandDeps {
 /** A command argument: a tree node (context menu), a path, or a vscode.Uri (explorer menus). */
 type Target = TreeNodeData | string | vscode.Uri | undefined;
 
-/** Thrown to end a command quietly (the user dismissed a prompt). */
-class Dismissed extends Error {}
-
-/** Thrown when a command cannot go on; shown as an error with optional actions. */
-class CommandError extends Error {
+/** A job that failed: which job (so the message can say what it leaves behind) and why. */
+class JobFailed extends Error {
   constructor(
-    message: string,
-    readonly actions: { title: string; command: string }[] = [],
+    readonly job: JobName,
+    readonly failure: Error,
   ) {
-    super(message);
+    super(failure.message);
   }
 }
 
-const SELECTED_MODEL_KEY = 'layerlab.selectedModel';
-
 export class LayerLabCommands {
-  constructor(private readonly d: CommandDeps) {}
+  readonly palette: JobPalette;
+
+  constructor(private readonly d: CommandDeps) {
+    this.palette = new JobPalette({
+      settings: () => this.settings(),
+      describeModel: (ref) => this.d.client.describeModel(ref),
+      selection: (view) => this.d.selection(view),
+      workspaceState: this.d.workspaceState,
+      log: this.d.log,
+    });
+  }
 
   register(): vscode.Disposable[] {
     const handlers: Record<CommandId, (arg?: Target) => Promise<unknown>> = {
@@ -121,6 +128,11 @@ export class LayerLabCommands {
       return undefined;
     }
     try {
+      // A runtime LayerLab stopped restarting cannot run anything: say so before asking for inputs.
+      const gaveUp = this.d.client.gaveUp;
+      if (gaveUp && COMMANDS_NEEDING_RUNTIME.has(id)) {
+        throw new CommandError(`${title} cannot run: ${gaveUp}`, [{ title: 'Restart Runtime', command: 'layerlab.restartRuntime' }, { title: 'Show Runtime Log', command: 'layerlab.showLog' }]);
+      }
       return await fn();
     } catch (e) {
       if (e instanceof Dismissed) return undefined;
@@ -129,7 +141,7 @@ export class LayerLabCommands {
         void this.showWithActions('error', `LayerLab: ${e.message}`, e.actions);
         return undefined;
       }
-      const view = describeFailure(title, e as Error);
+      const view = e instanceof JobFailed ? describeFailure(title, e.failure, e.job) : describeFailure(title, e as Error);
       (view.severity === 'error' ? this.d.log.error : this.d.log.info).call(this.d.log, view.message);
       void this.showWithActions(view.severity, view.message, view.actions);
       return undefined;
@@ -164,136 +176,35 @@ export class LayerLabCommands {
     return t.resourcePath;
   }
 
-  /** The target if it is of one of `kinds`, else the view's selection if it is. */
-  private fromContext(t: Target, view: ViewName, kinds: TreeNodeData['kind'][]): string | undefined {
-    if (typeof t === 'string' || t instanceof vscode.Uri) return LayerLabCommands.pathOf(t);
-    if (t && kinds.includes(t.kind)) return t.resourcePath;
-    const sel = this.d.selection(view);
-    return sel && kinds.includes(sel.kind) ? sel.resourcePath : undefined;
-  }
-
-  private async pick<T extends vscode.QuickPickItem>(items: T[], placeHolder: string, activeIndex = 0): Promise<T> {
-    // showQuickPick has no "active item" option; the default goes first instead.
-    const ordered = activeIndex > 0 ? [items[activeIndex], ...items.slice(0, activeIndex), ...items.slice(activeIndex + 1)] : items;
-    const picked = await vscode.window.showQuickPick(ordered, { placeHolder, ignoreFocusOut: true });
-    if (!picked) throw new Dismissed();
-    return picked;
-  }
-
-  private async input(prompt: string, value: string, validate: (v: string) => string | undefined): Promise<string> {
-    const v = await vscode.window.showInputBox({ prompt, value, ignoreFocusOut: true, validateInput: validate });
-    if (v === undefined) throw new Dismissed();
-    return v;
-  }
-
-  /** The model to use: given, selected in the Models view, chosen earlier, the only one, or asked. */
-  private async model(t: Target, ask = false): Promise<string> {
-    const s = this.settings();
-    const given = this.fromContext(t, 'models', ['model']);
-    if (given && !ask) return given;
-    const remembered = this.d.workspaceState.get<string>(SELECTED_MODEL_KEY);
-    const models = await scanModels(s.modelsPath);
-    if (!ask) {
-      if (remembered && fs.existsSync(remembered)) return remembered;
-      if (models.length === 1) return models[0].path;
+  /**
+   * What a command was given, as the input of its form it fills: a tree node by its kind, a
+   * path (another command's result, an explorer menu) by what the file is. Only what was given
+   * explicitly: a highlighted node pre-fills the form through the form itself, and says so.
+   */
+  private offered(job: FormJob, t: Target): Record<string, Offered> {
+    const p = LayerLabCommands.pathOf(t);
+    if (!p) return {};
+    let kind: InputKind | undefined;
+    if (t && typeof t === 'object' && !(t instanceof vscode.Uri)) {
+      kind = (Object.keys(INPUT_SOURCES) as InputKind[]).find((k) => INPUT_SOURCES[k].kinds.includes(t.kind));
+    } else {
+      kind = /\.directions\.safetensors$/i.test(p) ? 'directions' : /\.safetensors$/i.test(p) ? 'cache' : /\.(jsonl?|parquet)$/i.test(p) ? 'dataset' : 'model';
     }
-    const browse = { label: '$(folder-opened) Browse…', description: 'a Hugging Face folder or a llama2.c .bin anywhere', path: '' };
-    const items = [
-      ...models.map((m) => ({
-        label: m.name,
-        description: m.format === 'llama2c' ? 'llama2.c checkpoint' : 'Hugging Face folder',
-        detail: m.path,
-        path: m.path,
-      })),
-      browse,
-    ];
-    if (models.length === 0 && !ask) {
-      throw new CommandError(`no models in ${s.modelsPath}. Run the demo to create one, or select a model folder.`, [
-        { title: 'Run Demo', command: 'layerlab.runDemo' },
-        { title: 'Select Model', command: 'layerlab.selectModel' },
-      ]);
-    }
-    const current = Math.max(0, items.findIndex((i) => i.path && remembered && path.resolve(i.path) === path.resolve(remembered)));
-    const picked = await this.pick(items, `Model (from ${s.modelsPath})`, current);
-    if (picked !== browse) return picked.path;
-    const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: false, openLabel: 'Use Model' });
-    if (!uris?.length) throw new Dismissed();
-    return uris[0].fsPath;
-  }
-
-  private async dataset(t: Target): Promise<string> {
-    const s = this.settings();
-    const given = this.fromContext(t, 'datasets', ['dataset']);
-    if (given) return given;
-    const sets = await scanDatasets(s.datasetsPath);
-    if (sets.length === 0) {
-      throw new CommandError(`no datasets in ${s.datasetsPath}. Add one (JSON, JSONL or Parquet) first.`, [{ title: 'Add Dataset', command: 'layerlab.addDataset' }]);
-    }
-    if (sets.length === 1) return sets[0].path;
-    const picked = await this.pick(
-      sets.map((d) => ({ label: d.name, description: d.records !== undefined ? `${d.records} records` : d.format, path: d.path })),
-      `Dataset (from ${s.datasetsPath})`,
-    );
-    return picked.path;
-  }
-
-  private async cacheFile(t: Target): Promise<string> {
-    const s = this.settings();
-    const given = this.fromContext(t, 'cache', ['cacheEntry', 'cacheFile', 'cacheHook']);
-    if (given) return given;
-    const dir = outputFolders(s).cache;
-    const files = await scanFiles(dir, CACHE_FILE_RE);
-    if (files.length === 0) {
-      throw new CommandError(`no hidden-state caches in ${dir}. Save hidden states first.`, [{ title: 'Save Hidden States', command: 'layerlab.saveHiddenStates' }]);
-    }
-    if (files.length === 1) return files[0].path;
-    const picked = await this.pick(
-      files.map((f) => ({ label: f.name, description: new Date(f.mtimeMs).toLocaleString(), path: f.path })),
-      'Hidden-state cache',
-    );
-    return picked.path;
+    const slot = FORM_LAYOUTS[job].inputs.find((i) => i.kind === kind);
+    return slot ? { [slot.key]: { value: p, origin: 'given' } } : {};
   }
 
   /**
-   * Blocks of a model as the runtime counts them (huginn-0125 at its default 32 steps: 132),
-   * read from its config without loading it; undefined when the runtime cannot say.
+   * The file a command acts on: the one it was given; otherwise asked, the view's highlighted
+   * node offered first (never taken silently), or the only one there is.
    */
-  private async blocksOf(model: string): Promise<number | undefined> {
-    try {
-      return (await this.d.client.describeModel(modelRef(model, this.settings()))).nBlocks;
-    } catch (e) {
-      this.d.log.warn(`could not read the blocks of ${model}: ${(e as Error).message}`);
-      return undefined;
-    }
-  }
-
-  private async layers(model: string): Promise<number[]> {
-    const n = await this.blocksOf(model);
-    const text = await this.input(
-      `Layers (blocks) to intervene at${n ? `: 0..${n - 1}` : ''}, e.g. 12, 10-14 or 4 8 12`,
-      String(n ? middleLayer(n) : 0),
-      (v) => {
-        const r = parseLayerList(v, n);
-        return typeof r === 'string' ? r : undefined;
-      },
-    );
-    return parseLayerList(text, n) as number[];
-  }
-
-  private async hook(): Promise<HookChoice> {
-    const items = [
-      { label: 'post', description: 'edit the output of each block (hook_resid_post; where the cache was read)', value: 'post' as HookChoice },
-      { label: 'pre', description: 'edit the input of each block (hook_resid_pre)', value: 'pre' as HookChoice },
-    ];
-    return (await this.pick(items, 'Where to intervene')).value;
-  }
-
-  private async scale(): Promise<number> {
-    const text = await this.input('Scale of the projection along the direction (x ← x + scale·(x·d̂)·d̂)', String(defaultOf(evaluateJob, 'scale')), (v) => {
-      const r = parseScale(v);
-      return typeof r === 'string' ? r : undefined;
-    });
-    return parseScale(text) as number;
+  private async chosenFile(t: Target, view: ViewName, kinds: TreeNodeData['kind'][], ask: (active?: string) => Promise<string | null | undefined>): Promise<string> {
+    const given = LayerLabCommands.pathOf(t);
+    if (given && (typeof t !== 'object' || t instanceof vscode.Uri || kinds.includes(t.kind))) return given;
+    const sel = this.d.selection(view);
+    const chosen = await ask(sel && kinds.includes(sel.kind) ? sel.resourcePath : undefined);
+    if (!chosen) throw new Dismissed();
+    return chosen;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -321,6 +232,8 @@ export class LayerLabCommands {
           });
         },
       );
+    } catch (e) {
+      throw e instanceof RuntimeRequestError ? new JobFailed(name, e) : e;
     } finally {
       this.d.log.info(`${title} ended after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       this.refreshAll();
@@ -354,29 +267,24 @@ export class LayerLabCommands {
   // Commands
 
   async saveHiddenStates(t?: Target): Promise<JobResult<'save-hidden-states'>> {
-    const s = this.settings();
-    const model = await this.model(t);
-    const dataFile = await this.dataset(t);
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.saveHiddenStates'], 'save-hidden-states', {
-      ...modelRef(model, s),
-      dataFilePath: dataFile,
-      outputPath: outputFolders(s).cache,
-      ...batchSizeOf('dataBatchSize', s),
-    });
-    this.offer(`LayerLab: hidden states of ${path.basename(dataFile)} saved to ${this.rel(r.cacheFile)}.`, [
+    const title = PALETTE_COMMANDS['layerlab.saveHiddenStates'];
+    const params = await this.palette.fill('save-hidden-states', title, this.offered('save-hidden-states', t));
+    const r = await this.runJob(title, 'save-hidden-states', params);
+    this.offer(`LayerLab: hidden states of ${path.basename(params.dataFilePath)} saved to ${this.rel(r.cacheFile)} (${r.hooks.length} hook points × ${r.records} records).`, [
       { title: 'Compute Directions', id: 'layerlab.computeDirections', run: () => this.computeDirections(r.cacheFile) },
     ]);
     return r;
   }
 
   async computeDirections(t?: Target, opts: { openChart?: boolean } = {}): Promise<JobResult<'compute-directions'>> {
-    const cacheFile = await this.cacheFile(t);
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.computeDirections'], 'compute-directions', { cache: cacheFile });
+    const title = PALETTE_COMMANDS['layerlab.computeDirections'];
+    const params = await this.palette.fill('compute-directions', title, this.offered('compute-directions', t));
+    const r = await this.runJob(title, 'compute-directions', params);
     if (opts.openChart) {
       await this.d.charts.openDirectionChart(r.statsFile);
       return r;
     }
-    this.offer(`LayerLab: directions computed from ${path.basename(cacheFile)}.`, [this.openChartAction(r.statsFile)]);
+    this.offer(`LayerLab: directions computed from ${path.basename(params.cache)}.`, [this.openChartAction(r.statsFile)]);
     return r;
   }
 
@@ -385,7 +293,12 @@ export class LayerLabCommands {
    * statistics compute-directions wrote beside it, or an offer to compute them.
    */
   async chartDirections(t?: Target): Promise<string | undefined> {
-    const cacheFile = await this.cacheFile(t);
+    const caches = async (active?: string) => {
+      const all = (await scanHiddenStateFiles(outputFolders(this.settings()).cache)).filter((f) => f.kind === 'cache');
+      if (all.length === 1 && !active) return all[0]!.path;
+      return this.palette.pickHiddenStateFile('cache', { current: active });
+    };
+    const cacheFile = await this.chosenFile(t, 'cache', INPUT_SOURCES.cache.kinds, caches);
     const stats = directionStatsPathOf(cacheFile);
     if (fs.existsSync(stats)) {
       await this.d.charts.openDirectionChart(stats);
@@ -398,46 +311,25 @@ export class LayerLabCommands {
   }
 
   async evaluate(t?: Target): Promise<JobResult<'evaluate'>> {
-    const s = this.settings();
-    const model = await this.model(t);
-    const dataFile = await this.dataset(t);
-    const cacheFile = await this.cacheFile(t);
-    const layers = await this.layers(model);
-    const hook = await this.hook();
-    const scale = await this.scale();
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.evaluate'], 'evaluate', {
-      ...modelRef(model, s),
-      hiddenStatesCachePath: cacheFile,
-      dataFile,
-      withIntervention: true,
-      layerIndices: layers,
-      ...(hook === 'pre' ? { withPreHook: true } : { withPostHook: true }),
-      scale,
-      outputPath: outputFolders(s).runs,
-      ...batchSizeOf('batchSize', s),
-    });
-    this.offer(`LayerLab: evaluation finished: ${this.rel(r.runFile)}.`, [this.openChartAction(r.runFile)]);
+    const title = PALETTE_COMMANDS['layerlab.evaluate'];
+    const params = await this.palette.fill('evaluate', title, this.offered('evaluate', t));
+    const r = await this.runJob(title, 'evaluate', params);
+    this.offer(`LayerLab: evaluation finished: ${this.rel(r.runFile)}.${this.warningsNote(r.warnings)}`, [this.openChartAction(r.runFile)]);
     return r;
   }
 
   async sweep(t?: Target): Promise<JobResult<'sweep'>> {
-    const s = this.settings();
-    const model = await this.model(t);
-    const dataFile = await this.dataset(t);
-    const cacheFile = await this.cacheFile(t);
-    const hook = await this.hook();
-    const scale = await this.scale();
-    const r = await this.runJob(PALETTE_COMMANDS['layerlab.sweep'], 'sweep', {
-      ...modelRef(model, s),
-      hiddenStatesCachePath: cacheFile,
-      dataFile,
-      ...(hook === 'pre' ? { withPreHook: true } : { withPostHook: true }),
-      scales: [scale],
-      outputPath: outputFolders(s).runs,
-      ...batchSizeOf('batchSize', s),
-    });
-    this.offer(`LayerLab: layer sweep finished: ${this.rel(r.runFile)}.`, [this.openChartAction(r.runFile)]);
+    const title = PALETTE_COMMANDS['layerlab.sweep'];
+    const params = await this.palette.fill('sweep', title, this.offered('sweep', t));
+    const r = await this.runJob(title, 'sweep', params);
+    this.offer(`LayerLab: layer sweep finished: ${this.rel(r.runFile)}.${this.warningsNote(r.warnings)}`, [this.openChartAction(r.runFile)]);
     return r;
+  }
+
+  /** A job's warnings in its closing message: a run that finished with a caveat must not read as plain success. */
+  private warningsNote(warnings: readonly string[]): string {
+    if (!warnings.length) return '';
+    return ` Warning${warnings.length > 1 ? 's' : ''}: ${warnings.slice(0, 2).join('; ')}${warnings.length > 2 ? ` (and ${warnings.length - 2} more in the run file)` : ''}.`;
   }
 
   /**
@@ -446,36 +338,36 @@ export class LayerLabCommands {
    * chart instead: the page follows the file's format.
    */
   async openRunChart(t?: Target): Promise<string> {
-    const s = this.settings();
-    let file = this.fromContext(t, 'runs', ['run']);
-    if (!file) {
-      const runsDir = outputFolders(s).runs;
-      const runs = await scanRuns(runsDir);
-      if (runs.length === 0) throw new CommandError(`no runs in ${runsDir} yet. Evaluate or sweep first, or run the demo.`, [{ title: 'Run Demo', command: 'layerlab.runDemo' }]);
-      file = (
-        await this.pick(
-          runs.map((r) => ({
-            label: r.kind === 'run' ? `${r.run.spec.command} · ${r.run.spec.data.name}` : r.name,
-            description: `${r.kind === 'run' && !r.run.complete ? 'partial · ' : ''}${new Date(r.mtimeMs).toLocaleString()}`,
-            detail: r.name,
-            path: r.path,
-          })),
-          'Run to chart',
-        )
-      ).path;
-    }
+    const file = await this.chosenFile(t, 'runs', ['run'], (active) => this.pickRun(active));
     await this.d.charts.openChart(file);
     return file;
   }
 
+  /** A run, labelled by command, data, model and what sets it apart from its likes; searchable by any of them. */
+  private async pickRun(active?: string): Promise<string | undefined> {
+    const runsDir = outputFolders(this.settings()).runs;
+    const runs = await scanRuns(runsDir);
+    if (runs.length === 0) throw new CommandError(`no runs in ${runsDir} yet. Evaluate or sweep first, or run the demo.`, [{ title: 'Run Demo', command: 'layerlab.runDemo' }]);
+    const labels = runLabels(runs.flatMap((r) => (r.kind === 'run' ? [{ key: r.path, run: r.run }] : [])));
+    const items = runs.map((r) => ({
+      label: labels.get(r.path) ?? r.name,
+      description: `${r.kind === 'run' ? (r.run.complete ? '' : `partial ${r.run.progress.done}/${r.run.progress.total} · `) : 'unreadable · '}${localTime(r.mtimeMs)}`,
+      detail: r.name,
+      path: r.path,
+    }));
+    const i = active ? items.findIndex((x) => path.resolve(x.path) === path.resolve(active)) : -1;
+    return (await this.palette.pick(items, { title: 'LayerLab: run to chart', placeHolder: 'Run to chart (search by command, data, model or setting)', active: Math.max(0, i) }))?.path;
+  }
+
   /**
    * Opens a model in the runtime and keeps it there: every job that names it (same settings)
-   * then reuses it instead of loading it again. The CLI twin is `layerlab info`.
+   * then reuses it instead of loading it again. The CLI twin is `layerlab info`. From a Models
+   * node's menu it loads that model; from the palette it asks, offering the highlighted model first.
    */
   async selectModel(t?: Target): Promise<string> {
     const s = this.settings();
-    const given = this.fromContext(t, 'models', ['model']);
-    const model = given ?? (await this.model(undefined, true));
+    const remembered = this.d.workspaceState.get<string>(SELECTED_MODEL_KEY);
+    const model = await this.chosenFile(t, 'models', ['model'], (active) => this.palette.pickModel(active ?? remembered));
     const info = await this.runJob(PALETTE_COMMANDS['layerlab.selectModel'], 'info', modelRef(model, s));
     await this.d.workspaceState.update(SELECTED_MODEL_KEY, model);
     this.d.views.models.refresh();
@@ -557,7 +449,7 @@ export class LayerLabCommands {
   }
 
   async openDataset(t?: Target): Promise<void> {
-    const file = this.fromContext(t, 'datasets', ['dataset']);
+    const file = LayerLabCommands.pathOf(t);
     if (!file) throw new CommandError('no dataset selected.');
     await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
     // Datasets are inputs: opening one to look at it must not invite edits.

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import type { DatasetInspection, ModelFacts } from '../runtime/protocol/requests';
 import { ChartPanels } from './chartPanel';
 import { LayerLabCommands, type ChartOpener, type ViewName } from './commands';
+import { SELECTED_MODEL_KEY } from './jobPalette';
 import { FileAnswers } from './fileAnswers';
 import { modelRef } from './jobParams';
 import { statusBarView } from './presentation';
@@ -36,7 +37,6 @@ export interface ActivateOptions {
   spawner?: Spawner;
 }
 
-const SELECTED_MODEL_KEY = 'layerlab.selectedModel';
 
 export class LayerLab implements LayerLabApi, vscode.Disposable {
   readonly client: RuntimeClient;
@@ -72,6 +72,15 @@ export class LayerLab implements LayerLabApi, vscode.Disposable {
           if (a === 'Restart Runtime') void vscode.commands.executeCommand('layerlab.restartRuntime');
           if (a === 'Show Runtime Log') this.log.show();
         });
+      },
+      onCrashed: ({ message, interruptedJobs }) => {
+        // A job the crash interrupted says so in its own failure message (with what it leaves
+        // behind); a crash between jobs would otherwise go unnoticed until the next one.
+        if (interruptedJobs.length) return;
+        void vscode.window.showWarningMessage(`LayerLab: ${message[0]!.toUpperCase()}${message.slice(1)}`, 'Show Runtime Log').then((a) => {
+          if (a === 'Show Runtime Log') this.log.show();
+        });
+        this.refreshViews();
       },
     });
 

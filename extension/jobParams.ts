@@ -1,24 +1,14 @@
 /**
- * The params each palette command sends: typed by the jobs' schemas (runtime/protocol/jobs.ts),
- * filled from the user's choices and the settings, with every other value left to the job's
- * own default, which is the CLI's default too. Plus the parsers of the prompts' typed input.
+ * Small pieces of the params the palette sends (the job forms, jobForm.ts, build the rest from
+ * the jobs' schemas): the model fields from the settings, and the layer lists typed in a form.
  */
-import type { JobParamsIn, ModelRef } from '../runtime/protocol/jobs';
+import type { ModelRef } from '../runtime/protocol/jobs';
 import type { LayerLabSettings } from './settings';
 
 /** How the settings open a model: the model fields every model-using job shares. */
 export function modelRef(model: string, s: Pick<LayerLabSettings, 'provider' | 'threads'>): ModelRef {
   return { model, provider: s.provider, ...(s.threads > 0 ? { threads: s.threads } : {}) };
 }
-
-/** `layerlab.batchSize` when set; otherwise the job's own default (4 for caching, 1 for evaluating). */
-export function batchSizeOf<K extends string>(key: K, s: Pick<LayerLabSettings, 'batchSize'>): Partial<Record<K, number>> {
-  return (s.batchSize !== undefined ? { [key]: s.batchSize } : {}) as Partial<Record<K, number>>;
-}
-
-export type SaveHiddenStatesParams = JobParamsIn<'save-hidden-states'>;
-export type EvaluateParams = JobParamsIn<'evaluate'>;
-export type SweepParams = JobParamsIn<'sweep'>;
 
 /**
  * Parses a layer list as typed in an input box: `66`, `64 66 68`, `64,66`, `60-64`. Returns the
@@ -45,9 +35,4 @@ export function parseLayerList(text: string, nBlocks?: number): number[] | strin
 /** The middle block, the seed's default choice (layer 66 of huginn's 132). */
 export function middleLayer(nBlocks: number): number {
   return Math.floor(nBlocks / 2);
-}
-
-export function parseScale(text: string): number | string {
-  const n = Number(text.trim());
-  return text.trim() !== '' && Number.isFinite(n) ? n : `'${text}' is not a number`;
 }

@@ -3,7 +3,8 @@
  * increments, how a failed request is worded, and which commands need a trusted workspace.
  */
 import * as path from 'node:path';
-import { describeProgress, type JobProgress } from '../runtime/protocol/jobs';
+import { describeProgress, formatSeconds, type JobName, type JobProgress } from '../runtime/protocol/jobs';
+import { modelNameOf } from '../runtime/protocol/labels';
 import type { ModelInfo } from '../runtime/protocol/requests';
 import type { ActiveJobProgress, RuntimeRequestError } from './runtimeClient';
 import type { RuntimeState } from './runtimeState';
@@ -26,6 +27,14 @@ export interface StatusView {
   alert: boolean;
 }
 
+/** `42% · 3.1/s · ETA 2 min`: a job's progress as short as the status bar needs it. */
+export function shortProgress(p: Pick<JobProgress, 'done' | 'total' | 'rate' | 'etaSeconds'>): string {
+  const parts = [p.total > 0 ? `${Math.floor((100 * p.done) / p.total)}%` : ''];
+  if (p.rate !== undefined) parts.push(`${p.rate >= 10 ? p.rate.toFixed(0) : p.rate.toFixed(1)}/s`);
+  if (p.etaSeconds !== undefined) parts.push(`ETA ${formatSeconds(p.etaSeconds)}`);
+  return parts.filter(Boolean).join(' · ');
+}
+
 export function statusBarView(s: StatusInput): StatusView {
   if (!s.trusted) {
     return {
@@ -39,7 +48,9 @@ export function statusBarView(s: StatusInput): StatusView {
   const modelTip = s.model
     ? `\nModel: ${s.model.path}\n${s.model.architecture}, ${s.model.nBlocks} blocks, d_model ${s.model.dModel}\nProvider: ${s.model.provider.toUpperCase()}${s.model.providerNote ? ` (${s.model.providerNote})` : ''}`
     : '\nNo model loaded (LayerLab: Select Model).';
-  switch (s.state) {
+  // A job has started once the client names it, a moment before the request makes the state busy.
+  const state = s.state === 'ready' && s.progress ? 'busy' : s.state;
+  switch (state) {
     case 'stopped':
       return { text: '$(circle-outline) LayerLab', tooltip: 'LayerLab runtime: not running (it starts when a command needs it).', command: 'layerlab.showLog', alert: false };
     case 'starting':
@@ -47,10 +58,17 @@ export function statusBarView(s: StatusInput): StatusView {
     case 'ready':
       return { text: `$(beaker) LayerLab${model || ': ready'}`, tooltip: `LayerLab runtime: ready${modelTip}`, command: s.model ? 'layerlab.showLog' : 'layerlab.selectModel', alert: false };
     case 'busy': {
-      const p = s.progress && s.progress.total > 0 ? ` ${Math.floor((100 * s.progress.done) / s.progress.total)}%` : '';
+      const p = s.progress;
+      // The model the running job uses, which may not be the one held before it started: until
+      // the runtime says it holds the job's model, the job is opening it.
+      const jobModel = p?.model;
+      const holdsJobModel = !jobModel || (s.model !== undefined && path.resolve(s.model.path) === path.resolve(jobModel));
+      const where = holdsJobModel ? model : ` · opening ${modelNameOf(jobModel)}`;
+      const progress = p && p.total > 0 ? ` ${shortProgress(p)}` : '';
+      const jobTip = p ? `\nJob: ${p.job}${jobModel ? ` on ${jobModel}` : ''}${p.total > 0 ? ` — ${describeProgress(p)}` : ''}` : '';
       return {
-        text: `$(sync~spin) LayerLab${p}${model}`,
-        tooltip: `LayerLab runtime: busy${s.progress ? ` (${s.progress.job}: ${describeProgress(s.progress)})` : ''}${modelTip}`,
+        text: `$(sync~spin) LayerLab${progress}${where}`,
+        tooltip: `LayerLab runtime: busy${jobTip}${holdsJobModel ? modelTip : `\nOpening ${jobModel}${s.model ? ` (releasing ${s.model.path})` : ''}`}`,
         command: 'layerlab.showLog',
         alert: false,
       };
@@ -79,15 +97,35 @@ export interface FailureView {
   actions: { title: string; command: string }[];
 }
 
-/** How a failed command is reported: what failed, and what to do about it. */
-export function describeFailure(title: string, e: RuntimeRequestError | Error): FailureView {
+/**
+ * What an interrupted job leaves behind (cancelled, or its runtime crashed): every job writes
+ * atomically, so this is exactly what a rerun finds.
+ */
+export function jobAftermath(job: JobName): string {
+  switch (job) {
+    case 'save-hidden-states':
+      return 'The batches already cached are kept: running Save Hidden States again resumes after them.';
+    case 'compute-directions':
+      return 'Nothing was written: the previous directions files are unchanged.';
+    case 'evaluate':
+    case 'sweep':
+      return 'The run file keeps the items done so far, marked partial; the rest were not evaluated.';
+    case 'demo':
+      return 'Finished steps are kept: running the demo again resumes where possible.';
+    default:
+      return 'Nothing was written.';
+  }
+}
+
+/** How a failed command is reported: what failed, what is lost and kept, and what to do about it. */
+export function describeFailure(title: string, e: RuntimeRequestError | Error, job?: JobName): FailureView {
   const kind = (e as RuntimeRequestError).kind as RuntimeRequestError['kind'] | undefined;
   const hint = (e as RuntimeRequestError).hint;
   const withHint = (m: string) => (hint ? `${/[.!?]$/.test(m) ? m : `${m}.`} ${hint}` : m);
   const log = { title: 'Show Runtime Log', command: 'layerlab.showLog' };
   switch (kind) {
     case 'cancelled':
-      return { severity: 'info', message: `LayerLab: ${title} was cancelled. Finished work is kept; running it again resumes where possible.`, actions: [] };
+      return { severity: 'info', message: `LayerLab: ${title} was cancelled. ${job ? jobAftermath(job) : 'Finished work is kept; running it again resumes where possible.'}`, actions: [] };
     case 'busy':
       return { severity: 'warning', message: withHint(`LayerLab: ${title} did not start: ${e.message}.`), actions: [] };
     case 'usage':
@@ -98,7 +136,7 @@ export function describeFailure(title: string, e: RuntimeRequestError | Error): 
     case 'crashed':
       return {
         severity: 'error',
-        message: withHint(`LayerLab: ${title} failed because ${e.message.replace(/^The /, 'the ')}`),
+        message: withHint(`LayerLab: ${title} failed because ${e.message.replace(/^The /, 'the ')}${/[.!?]$/.test(e.message) ? '' : '.'}${job ? ` ${jobAftermath(job)}` : ''}`),
         actions: [log, { title: 'Restart Runtime', command: 'layerlab.restartRuntime' }],
       };
     case 'stopped':
@@ -107,6 +145,16 @@ export function describeFailure(title: string, e: RuntimeRequestError | Error): 
       return { severity: 'error', message: withHint(`LayerLab: ${title} failed: ${e.message}`), actions: [log] };
   }
 }
+
+/** Commands that need a running runtime: refused at once, before any question, once LayerLab gave up restarting it. */
+export const COMMANDS_NEEDING_RUNTIME: ReadonlySet<string> = new Set([
+  'layerlab.saveHiddenStates',
+  'layerlab.computeDirections',
+  'layerlab.evaluate',
+  'layerlab.sweep',
+  'layerlab.selectModel',
+  'layerlab.runDemo',
+]);
 
 /** Commands that run a model or start the runtime: refused in untrusted workspaces. */
 export const COMMANDS_NEEDING_TRUST: ReadonlySet<string> = new Set([

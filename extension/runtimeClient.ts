@@ -43,7 +43,7 @@ import {
   type RuntimeStatus,
 } from '../runtime/protocol/requests';
 import type { CacheEntryInfo } from '../runtime/protocol/results';
-import { describeExit, isRunning, nextState, RestartBudget, type RuntimeEvent, type RuntimeState } from './runtimeState';
+import { describeCrash, describeExit, isRunning, nextState, RestartBudget, type RuntimeEvent, type RuntimeState } from './runtimeState';
 
 /** The part of a ChildProcess the client uses (so tests can hand in anything that behaves so). */
 export interface RuntimeProcess {
@@ -73,6 +73,11 @@ export interface RuntimeClientOptions {
   log(level: LogLevel, message: string): void;
   /** Called when the client stops restarting, with a message that says so and why. */
   onGaveUp?(message: string): void;
+  /**
+   * Called when the process ended unexpectedly, with what happened and what is lost, and the
+   * jobs it interrupted (each of those also fails with the same explanation).
+   */
+  onCrashed?(report: { message: string; interruptedJobs: JobName[] }): void;
   restartBudget?: RestartBudget;
   /** Delay before an automatic restart, so a crash loop does not spin. */
   restartDelayMs?: number;
@@ -101,9 +106,11 @@ export interface RunJobOptions {
   onProgress?(p: JobProgress): void;
 }
 
-/** A job's progress as the status bar shows it: which job, and how far. */
+/** A job's progress as the status bar shows it: which job, on which model, and how far. */
 export interface ActiveJobProgress extends JobProgress {
   job: JobName;
+  /** The model the job names (absolute or as given); the runtime may still be opening it. */
+  model?: string;
 }
 
 interface Running {
@@ -126,6 +133,8 @@ export class RuntimeClient {
   private gaveUpMessage?: string;
   private inFlight = 0;
   private jobSeq = 0;
+  /** Jobs in flight, by work-done token. */
+  private readonly activeJobs = new Map<string, JobName>();
   private readonly stateListeners = new Set<Listener>();
   private readonly progressListeners = new Set<(p: ActiveJobProgress | undefined) => void>();
   private readonly stderrTail: string[] = [];
@@ -275,15 +284,19 @@ export class RuntimeClient {
       ? `Could not start the LayerLab runtime: ${spawnError.message}. ` +
         `Check the "layerlab.nodePath" setting (leave it empty to use VS Code's own Node).`
       : undefined;
+    const lostModel = this.model?.path;
+    const interruptedJobs = [...this.activeJobs.values()];
+    // Decided before the requests in flight are failed, so their messages can say what happens next.
+    const restart = wasStopping || spawnMessage || this.gaveUpMessage ? undefined : this.budget.tryConsume();
+    const crash =
+      restart === undefined
+        ? undefined
+        : describeCrash({ exit: running.exitInfo, restart: restart ? { used: this.budget.used, budget: this.budget.describe() } : 'gave-up', ...(lostModel ? { lostModel } : {}) });
     const err = wasStopping
       ? new RuntimeRequestError('stopped', 'the LayerLab runtime was stopped')
       : spawnMessage
         ? new RuntimeRequestError('crashed', spawnMessage)
-        : new RuntimeRequestError(
-            'crashed',
-            `the LayerLab runtime stopped unexpectedly (${running.exitInfo})`,
-            'See the LayerLab output (LayerLab: Show Runtime Log) for its last messages.',
-          );
+        : new RuntimeRequestError('crashed', crash ?? `the LayerLab runtime stopped unexpectedly (${running.exitInfo})`, 'See the LayerLab output (LayerLab: Show Runtime Log) for its last messages.');
     // Reject every request in flight on this process with that explanation.
     running.fail(err);
     running.conn.dispose();
@@ -291,6 +304,7 @@ export class RuntimeClient {
     this.info = undefined;
     this.model = undefined;
     this.progress = undefined;
+    this.activeJobs.clear();
     for (const l of [...this.progressListeners]) l(undefined);
 
     if (wasStopping) {
@@ -305,7 +319,8 @@ export class RuntimeClient {
       this.giveUp(spawnMessage);
       return;
     }
-    if (this.budget.tryConsume()) {
+    if (restart) {
+      this.opts.onCrashed?.({ message: crash!, interruptedJobs });
       const delay = this.opts.restartDelayMs ?? 500;
       this.opts.log('warn', `restarting the runtime in ${delay} ms (restart ${this.budget.used} of ${this.budget.describe()})`);
       this.restartTimer = setTimeout(() => {
@@ -315,7 +330,7 @@ export class RuntimeClient {
     } else {
       this.giveUp(
         `The LayerLab runtime stopped unexpectedly again (${running.exitInfo}) after ${this.budget.describe()}, ` +
-          `so it will not be restarted automatically.${this.stderrHint()} ` +
+          `so it will not be restarted automatically.${this.stderrHint()}${lostModel ? ` The model it held (${lostModel}) was unloaded.` : ''} ` +
           `Fix the cause (see "LayerLab: Show Runtime Log"), then use "Restart Runtime".`,
       );
     }
@@ -455,15 +470,23 @@ export class RuntimeClient {
     const running = this.running;
     if (!running || running.exitInfo) throw new RuntimeRequestError('stopped', 'the LayerLab runtime is not running');
     const workDoneToken = `${name}-${Date.now().toString(36)}-${++this.jobSeq}`;
+    const model = jobModelOf(params as Record<string, unknown>);
+    const report = (p: JobProgress) => {
+      this.progress = { ...p, job: name, ...(model ? { model } : {}) };
+      for (const l of [...this.progressListeners]) l(this.progress);
+    };
     const sub = running.conn.onProgress(JobProgressType, workDoneToken, (p) => {
       opts.onProgress?.(p);
-      this.progress = { ...p, job: name };
-      for (const l of [...this.progressListeners]) l(this.progress);
+      report(p);
     });
+    this.activeJobs.set(workDoneToken, name);
+    // Said at once (before the first report): the status bar names the job's model while it opens.
+    report({ done: 0, total: 0 });
     try {
       const request = JOBS[name].request as unknown as RequestType<unknown, JobResult<N>, RuntimeErrorData>;
       return await this.send(request, { ...params, workDoneToken }, { long: true, token: opts.token });
     } finally {
+      this.activeJobs.delete(workDoneToken);
       sub.dispose();
       if (this.progress?.job === name) {
         this.progress = undefined;
@@ -471,6 +494,13 @@ export class RuntimeClient {
       }
     }
   }
+}
+
+/** The model a job's params name: `--model`, or the seed's `--models_path DIR --model_name NAME`. */
+function jobModelOf(p: Record<string, unknown>): string | undefined {
+  if (typeof p.model === 'string') return p.model;
+  if (typeof p.modelName === 'string') return typeof p.modelsPath === 'string' ? `${p.modelsPath.replace(/[\\/]+$/, '')}/${p.modelName}` : p.modelName;
+  return undefined;
 }
 
 function explain(e: unknown): RuntimeRequestError {

@@ -109,3 +109,28 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | strin
   if (code === null) return 'ended';
   return `exit code ${code}`;
 }
+
+/** What a crash did, for the message that says so (runtimeClient builds it as the process ends). */
+export interface CrashFacts {
+  /** How the process ended, e.g. `killed by SIGKILL`. */
+  exit: string;
+  /** Restarting: which restart of the budget; or given up (the budget is spent). */
+  restart: { used: number; budget: string } | 'gave-up';
+  /** The model the runtime held, which went with it. */
+  lostModel?: string;
+}
+
+/**
+ * "the LayerLab runtime stopped unexpectedly (killed by SIGKILL). LayerLab is restarting it
+ * (restart 1 of 3 restarts within 3 minutes). The model it held (demo) was unloaded: the next
+ * job loads it again." — what happened, what LayerLab does about it, and what is lost.
+ */
+export function describeCrash(c: CrashFacts): string {
+  const what = `the LayerLab runtime stopped unexpectedly (${c.exit}).`;
+  const next =
+    c.restart === 'gave-up'
+      ? ' It will not be restarted automatically: it stopped too often. Use "LayerLab: Restart Runtime" once the cause is fixed.'
+      : ` LayerLab is restarting it (restart ${c.restart.used} of ${c.restart.budget}).`;
+  const lost = c.lostModel ? ` The model it held (${c.lostModel}) was unloaded: the next job loads it again.` : '';
+  return what + next + lost;
+}

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import type { DatasetInspection, ModelFacts, ModelInfo } from '../runtime/protocol/requests';
+import { cacheLabels, describeHooks, localTime, runAspects, runLabels } from '../runtime/protocol/labels';
 import type { Accuracy, CacheEntryInfo } from '../runtime/protocol/results';
 import { describeShards, partState, type ShardsState } from '../runtime/protocol/shards';
 import type { DatasetEntry, FileEntry, ModelEntry, RunEntry } from './workspaceScan';
@@ -164,8 +165,12 @@ export function datasetNodes(
   });
 }
 
-/** Caches as the runtime describes them: dataset → hook points (shape, dtype, size). */
+/**
+ * Caches as the runtime describes them: labelled by dataset and model (and, among caches of
+ * the same two, by the settings that differ), expanding to hook points (shape, dtype, size).
+ */
 export function cacheNodes(entries: CacheEntryInfo[]): TreeNodeData[] {
+  const labels = cacheLabels(entries.map((c) => ({ key: c.file, cache: c })));
   return entries.map((c) => {
     if (c.shards) return shardedCacheNode(c, c.shards);
     const id = `cache:${c.file}`;
@@ -173,8 +178,8 @@ export function cacheNodes(entries: CacheEntryInfo[]): TreeNodeData[] {
     return {
       id,
       kind: 'cacheEntry',
-      label: c.dataName,
-      description: `${path.basename(c.file)} · ${c.rows} rows · ${c.dtype} · ${state}`,
+      label: labels.get(c.file)!,
+      description: `${path.basename(c.file)} · ${describeHooks(c.hooks.map((h) => h.name))} · ${c.rows} rows · ${c.dtype} · ${state}`,
       tooltip: [c.file, `positions: ${c.positions}`, ...Object.entries(c.provenance).map(([k, v]) => `${k}: ${v}`)].join('\n'),
       icon: c.complete ? 'layers' : 'layers-dot',
       resourcePath: c.file,
@@ -202,19 +207,20 @@ export function cacheFileNodes(files: FileEntry[], why: string): TreeNodeData[] 
   }));
 }
 
-/** `2025-01-31 14:05` in the local time zone (when the user ran it, as their clock said). */
-export function localTime(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
-}
+export { localTime };
 
 function pct(a: Accuracy): string {
   return `${(a.accuracy * 100).toFixed(1)}%`;
 }
 
+/**
+ * Runs, newest first, labelled by command, dataset and model, and among runs of the same three
+ * by the settings that differ (scoring, interventions, sample…), so no two rows read alike. The
+ * parts of a sharded run not merged yet are grouped into one node first.
+ */
 export function runNodes(all: RunEntry[]): TreeNodeData[] {
   const { entries, sharded } = groupRunParts(all);
+  const labels = runLabels(entries.flatMap((e) => (e.kind === 'run' ? [{ key: e.path, run: e.run }] : [])));
   return [...sharded, ...entries.map((e): TreeNodeData => {
     const when = localTime(e.mtimeMs);
     if (e.kind === 'unreadable') {
@@ -226,9 +232,9 @@ export function runNodes(all: RunEntry[]): TreeNodeData[] {
     return {
       id: `run:${e.path}`,
       kind: 'run',
-      label: `${r.spec.command} · ${r.spec.data.name}`,
+      label: labels.get(e.path)!,
       description: `${r.complete ? '' : `partial ${r.progress.done}/${r.progress.total} · `}${headline} · ${when}`,
-      tooltip: `${e.path}\nmodel ${r.spec.model.path}\n${r.results.length} intervention(s), provider ${r.provider}`,
+      tooltip: [e.path, `model ${r.spec.model.path}`, ...runAspects(r).map((a) => `${a.name}: ${a.text}`), `provider ${r.provider}`].join('\n'),
       icon: r.complete ? 'graph' : 'graph-line',
       resourcePath: e.path,
       command: { command: 'layerlab.openRunChart', title: 'Open Run Chart', arguments: [e.path] },

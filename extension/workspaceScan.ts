@@ -7,7 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { CacheDescription } from '../runtime/protocol/labels';
 import { runFileSchema, type RunFile } from '../runtime/protocol/results';
+import type { SourceIdentity } from './compatibility';
 
 export interface ModelEntry {
   /** The Hugging Face folder, or the llama2.c `.bin` file. */
@@ -58,6 +60,11 @@ export const CACHE_FILE_RE = /^(?!part-\d+-of-\d+\.safetensors$).*(?<!\.directio
 /** `<cache>.directions.json`: the statistics compute-directions writes beside a cache file. */
 export function directionStatsPathOf(cacheFile: string): string {
   return `${cacheFile.replace(/\.safetensors$/i, '')}.directions.json`;
+}
+
+/** `<cache>.directions.safetensors`: the directions compute-directions writes beside a cache file (and evaluate reads). */
+export function directionsPathOf(cacheFile: string): string {
+  return `${cacheFile.replace(/\.safetensors$/i, '')}.directions.safetensors`;
 }
 
 /** Files larger than this are not parsed just to count records. */
@@ -181,4 +188,128 @@ export async function scanRuns(runsDir: string): Promise<RunEntry[]> {
 /** A sharded run's part: whether its merged run file exists yet (the Runs view groups parts by it). */
 function shardTarget(run: RunFile): Pick<Extract<RunEntry, { kind: 'run' }>, 'targetExists'> {
   return run.spec.shard ? { targetExists: fs.existsSync(run.spec.shard.target) } : {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hidden-state caches and directions, described from their safetensors headers
+
+/** A safetensors file's header: its `__metadata__` strings and each tensor's shape. */
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  tensors: { name: string; shape: number[] }[];
+}
+
+/** A header larger than this is not a LayerLab file (theirs are a few hundred KB at most). */
+const MAX_HEADER_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads only the header (8-byte length, then JSON), never the tensors: pickers describe every
+ * cache in a folder this way without starting the runtime. Throws on a file that is not
+ * safetensors.
+ */
+export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
+  const fd = await fs.promises.open(file, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    await fd.read(len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    if (n <= 0 || n > MAX_HEADER_BYTES) throw new Error(`${path.basename(file)} is not a safetensors file`);
+    const buf = Buffer.alloc(n);
+    await fd.read(buf, 0, n, 8);
+    const header = JSON.parse(buf.toString('utf8')) as Record<string, { shape?: number[] } | Record<string, string>>;
+    const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+    const tensors = Object.entries(header)
+      .filter(([k]) => k !== '__metadata__')
+      .map(([name, t]) => ({ name, shape: ((t as { shape?: number[] }).shape ?? []).map(Number) }));
+    return { metadata, tensors };
+  } finally {
+    await fd.close();
+  }
+}
+
+/** A complete hidden-state cache or a directions file, as its header describes it. */
+export interface HiddenStateFile extends FileEntry {
+  kind: 'cache' | 'directions';
+  /** What labels are made of (runtime/protocol/labels.ts). */
+  description: CacheDescription;
+  /** Where it came from, for the compatibility check. */
+  source: SourceIdentity;
+  hooks: string[];
+}
+
+function describeHeader(f: FileEntry, h: SafetensorsHeader): HiddenStateFile | undefined {
+  const m = h.metadata;
+  const kind = m.format === 'layerlab-hidden-states' ? 'cache' : m.format === 'layerlab-directions' ? 'directions' : undefined;
+  if (!kind) return undefined;
+  const hooks = h.tensors.map((t) => t.name).filter((n) => !n.endsWith('.norm'));
+  const rows = Number(m.rows ?? m.n_records ?? 0);
+  const dModel = h.tensors.find((t) => hooks.includes(t.name))?.shape.at(-1);
+  return {
+    ...f,
+    kind,
+    hooks,
+    description: {
+      dataName: m.data_name || path.basename(f.path).replace(/(\.directions)?\.safetensors$/i, ''),
+      positions: (['last', 'mean', 'all'] as const).find((p) => p === m.positions) ?? 'last',
+      dtype: m.dtype === 'float16' ? 'float16' : 'float32',
+      rows,
+      provenance: m,
+      hooks: hooks.map((name) => ({ name })),
+    },
+    source: {
+      file: f.path,
+      what: kind,
+      ...(m.model_path ? { modelPath: m.model_path } : {}),
+      ...(m.model_hash ? { modelHash: m.model_hash } : {}),
+      ...(m.model_options !== undefined ? { modelOptions: m.model_options } : {}),
+      ...(dModel !== undefined ? { dModel } : {}),
+    },
+  };
+}
+
+/**
+ * A file's description from its header, or undefined when it is not a complete cache or a
+ * directions file. A directions file records the model's hash and options (compute-directions
+ * copies them from its cache) but not its path: that is taken from the cache beside it, when
+ * it is still there.
+ */
+async function describeHiddenStateEntry(f: FileEntry): Promise<HiddenStateFile | undefined> {
+  let d: HiddenStateFile | undefined;
+  try {
+    d = describeHeader(f, await readSafetensorsHeader(f.path));
+  } catch {
+    return undefined; // not a safetensors file (or one being written)
+  }
+  if (!d || (d.kind === 'cache' && d.description.provenance.complete !== 'true')) return undefined;
+  const cacheName = d.description.provenance.cache_file;
+  if (d.kind === 'directions' && cacheName) {
+    try {
+      const c = await readSafetensorsHeader(path.join(path.dirname(f.path), cacheName));
+      if (c.metadata.model_path && !d.source.modelPath) d.source.modelPath = c.metadata.model_path;
+      d.description.provenance = { ...c.metadata, ...d.description.provenance };
+    } catch {
+      // the cache is gone: the directions still carry the model's hash
+    }
+  }
+  return d;
+}
+
+/**
+ * Complete caches and directions files under `dir`, described from their headers; files that
+ * are not LayerLab's are left out (the Cache view, served by the runtime, says what is wrong
+ * with a file).
+ */
+export async function scanHiddenStateFiles(dir: string): Promise<HiddenStateFile[]> {
+  const out: HiddenStateFile[] = [];
+  for (const f of await scanFiles(dir, /\.safetensors$/i)) {
+    const d = await describeHiddenStateEntry(f);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+/** One cache or directions file anywhere (e.g. browsed to), described the same way. */
+export async function describeHiddenStateFile(file: string): Promise<HiddenStateFile | undefined> {
+  const st = await fs.promises.stat(file);
+  return describeHiddenStateEntry({ path: file, name: path.basename(file), bytes: st.size, mtimeMs: st.mtimeMs });
 }

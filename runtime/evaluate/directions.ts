@@ -13,6 +13,7 @@ import { computeDirections, directionPaths, loadDirections, type LoadedDirection
 import { modelCacheName } from '../cache/saveHiddenStates';
 import { baseName } from './data';
 import { EvaluateError, type CommonEvalOptions } from './options';
+import { directionCandidates } from '../protocol/directionHooks';
 
 export interface DirectionSource {
   /** The directions file. */
@@ -124,10 +125,7 @@ export function directionFor(
   if (!Number.isInteger(from) || from < 0 || from >= spec.nBlocks) {
     throw new EvaluateError(`--direction_layer ${from} is out of range: this model has blocks 0..${spec.nBlocks - 1}`);
   }
-  const candidates = [hookName(from, kind)];
-  const isLayer = (b: number) => spec.blocks[b]?.part === 'layer';
-  if (kind === 'hook_resid_pre' && from > 0 && isLayer(from) && isLayer(from - 1)) candidates.push(hookName(from - 1, 'hook_resid_post'));
-  if (kind === 'hook_resid_post' && from + 1 < spec.nBlocks && isLayer(from) && isLayer(from + 1)) candidates.push(hookName(from + 1, 'hook_resid_pre'));
+  const candidates = directionCandidates(from, kind, spec.blocks.map((b) => b.part));
   const fromHook = candidates.find((c) => src.loaded.directions.has(c));
   if (!fromHook) {
     const have = [...src.loaded.directions.keys()];

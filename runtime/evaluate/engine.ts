@@ -159,6 +159,14 @@ export async function prepareRun(o: CommonEvalOptions, ctx: EvalContext, needDir
   for (const d of directions) {
     const recorded = d.loaded.metadata.model_options;
     if (recorded !== undefined && recorded !== modelOptions) {
+      // Another model altogether is the cause to name, not the options that follow from it.
+      const mh = d.loaded.metadata.model_hash;
+      if (mh && mh !== model.spec.contentHash) {
+        throw new EvaluateError(
+          `${d.file} was computed from another model (hash ${mh.slice(0, 12)}…, this model ${model.spec.contentHash.slice(0, 12)}…), ` +
+            `whose block indices mean other blocks (model options ${recorded}, this model ${modelOptions}): compute directions from this model's hidden states.`,
+        );
+      }
       throw new EvaluateError(
         `${d.file} was computed with model options ${recorded}, but the model is open with ${modelOptions}: ` +
           'block indices differ between them. Open the model with the same options (e.g. --num_steps), or recompute the directions.',

@@ -228,7 +228,7 @@ export const saveHiddenStatesJob = defineJob(
     dataSampleSize: count(1, 'cache a seeded sample of this many records (default: all)').optional(),
     dataBatchSize: count(1, 'records per forward pass').default(4),
     seed: count(0, 'sampling seed').default(0),
-    hooks: z.array(z.string().min(1)).min(1).describe('hook points: names like blocks.3.hook_resid_post, or post (every block output, the default), pre, all').optional(),
+    hooks: z.array(z.string().min(1)).min(1).describe('hook points: names like blocks.3.hook_resid_post, or post (every block output), pre (every block input), all (both) (default: post)').optional(),
     positions: z.enum(['last', 'mean', 'all']).default('last').describe('last (last prompt token), mean (over the prompt) or all'),
     dtype: z.enum(['float32', 'float16']).default('float32').describe('stored precision of the hidden states'),
     template: z.string().min(1).default('auto').describe('prompt template: auto (seed-chat when the tokenizer has a chat template, else bare), seed-chat, bare, or a text with {question} and {options}'),

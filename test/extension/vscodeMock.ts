@@ -147,6 +147,8 @@ export interface Shown {
   severity: 'info' | 'warning' | 'error';
   message: string;
   actions: string[];
+  /** Shown as a modal dialog (`{ modal: true }`). */
+  modal?: boolean;
 }
 
 /** Everything a test scripts or inspects. Reset with reset(). */
@@ -161,7 +163,7 @@ export const mock = {
   /** Button to press on the next message (by title), per message in order. */
   messageAnswers: [] as (string | undefined)[],
   shown: [] as Shown[],
-  quickPickCalls: [] as { items: { label: string; description?: string }[]; placeHolder?: string }[],
+  quickPickCalls: [] as { items: { label: string; description?: string; detail?: string }[]; placeHolder?: string; title?: string; canPickMany?: boolean }[],
   inputCalls: [] as { prompt?: string; value?: string; validation?: string | undefined }[],
   openedDocuments: [] as string[],
   executed: [] as { command: string; args: unknown[] }[],
@@ -211,7 +213,8 @@ export const mock = {
 function message(severity: Shown['severity']) {
   return async (msg: string, ...rest: unknown[]) => {
     const actions = rest.filter((a): a is string => typeof a === 'string');
-    mock.shown.push({ severity, message: msg, actions });
+    const modal = rest.some((a) => typeof a === 'object' && a !== null && (a as { modal?: boolean }).modal === true);
+    mock.shown.push({ severity, message: msg, actions, ...(modal ? { modal } : {}) });
     const answer = mock.messageAnswers.shift();
     return answer && actions.includes(answer) ? answer : undefined;
   };
@@ -250,8 +253,8 @@ export const window = {
     mock.treeViews.set(id, view);
     return view;
   },
-  async showQuickPick(items: { label: string; description?: string }[], opts?: { placeHolder?: string }) {
-    mock.quickPickCalls.push({ items, placeHolder: opts?.placeHolder });
+  async showQuickPick(items: { label: string; description?: string; detail?: string }[], opts?: { placeHolder?: string; title?: string; canPickMany?: boolean }) {
+    mock.quickPickCalls.push({ items, placeHolder: opts?.placeHolder, title: opts?.title, canPickMany: opts?.canPickMany });
     const answer = mock.quickPicks.shift();
     if (answer === undefined) return undefined;
     if (typeof answer === 'function') return answer(items);
@@ -259,7 +262,7 @@ export const window = {
     if (!found) throw new Error(`mock quick pick: no item '${answer}' in ${items.map((i) => i.label).join(', ')}`);
     return found;
   },
-  async showInputBox(opts: { prompt?: string; value?: string; validateInput?: (v: string) => string | undefined }) {
+  async showInputBox(opts: { prompt?: string; title?: string; value?: string; validateInput?: (v: string) => string | undefined }) {
     const given = mock.inputs.shift();
     const answer = typeof given === 'function' ? given((v) => opts.validateInput?.(v), opts.value ?? '', opts.prompt ?? '') : given;
     const value = answer === null ? (opts.value ?? '') : answer;

@@ -146,4 +146,17 @@ describe("the seed's two commands on a huginn folder (num_steps 3)", () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /computed with model options \{"num_steps":3,"state_init":"zeros"\}, but the model is open with \{"num_steps":2,"state_init":"zeros"\}/);
   });
+
+  test("evaluate refuses another model's directions naming the model, not only its options", () => {
+    // A Llama of the same width: the huginn directions' options differ because the model does.
+    const llama = writeDemoModel(path.join(root, 'llama-same-width')).dir;
+    const directions = path.join(cacheDir, 'huginn-tiny', 'mmlu-pro-3000samples.directions.safetensors');
+    assert.ok(fs.existsSync(directions), 'the post-hook test left the directions');
+    const r = runCli(
+      ['evaluate', '--model', llama, '--data_file', dataFile, '--direction_file', directions, '--max_new_tokens', '2', '--with_intervention', '--layer_indices', '1', '--out', path.join(root, 'run-other-model.json')],
+      env,
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /was computed from another model \(hash [0-9a-f]{12}…, this model [0-9a-f]{12}…\), whose block indices mean other blocks \(model options \{"num_steps":3,"state_init":"zeros"\}, this model \{\}\)/);
+  });
 });

@@ -1,7 +1,9 @@
-// The extension inside a mocked `vscode`: the manifest and the code agree, untrusted
-// workspaces are refused, and commands ask only for what is missing, send typed params (logged
-// as the CLI twin), read typed results, show progress, map Cancel to cancellation and word
-// failures.
+// The extension inside a mocked `vscode`: the manifest and the code agree (commands, views,
+// the walkthrough), untrusted workspaces are refused, and every job command states what it will
+// use in its form before it runs — pre-filled from the tree selection, never silently — offers
+// every parameter of its schema, checks that a cache belongs to the model, sends typed params
+// (logged as the CLI twin), reads typed results, shows progress with rate and ETA, maps Cancel
+// to cancellation, refreshes the views however a job ends and words failures.
 import { mock, fakeContext } from '../extension/vscodeMock';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -17,6 +19,9 @@ import { NodeTreeProvider } from '../../extension/views';
 import { JOBS, type JobName, type JobParamsIn, type JobResult, type ModelRef } from '../../runtime/protocol/jobs';
 import type { ModelFacts, ModelInfo } from '../../runtime/protocol/requests';
 import { CHART_VIEW_TYPES } from '../../runtime/protocol/webview';
+import { writeSafetensors } from '../../models/safetensors';
+import { fieldsOf } from '../../runtime/protocol/argv';
+import { FORM_LAYOUTS } from '../../extension/jobForm';
 import { fixtureRun } from '../helpers/runFixtures';
 import { tmpDir } from '../helpers/tmp';
 
@@ -55,6 +60,20 @@ describe('manifest and code agree', () => {
     for (const viewType of Object.values(CHART_VIEW_TYPES)) assert.ok(pkg.activationEvents.includes(`onWebviewPanel:${viewType}`), viewType);
     const ignore = fs.readFileSync(path.join(__dirname, '..', '..', '.vscodeignore'), 'utf8');
     for (const f of ['*.js', '*.css', '*.ttf']) assert.match(ignore, new RegExp(`^!dist/webview/${f.replace('.', '\\.').replace('*', '\\*')}$`, 'm'));
+  });
+
+  it('a first-run walkthrough: demo, model, dataset, cache, directions, evaluate — each step a button running a palette command', () => {
+    const [w] = pkg.contributes.walkthroughs as { id: string; steps: { id: string; description: string; media: { markdown: string }; completionEvents: string[] }[] }[];
+    assert.equal(w!.id, 'layerlab.start');
+    const buttons = w!.steps.map((st) => [...st.description.matchAll(/\]\(command:([\w.]+)\)/g)].map((m) => m[1]));
+    assert.deepEqual(buttons, [['layerlab.runDemo'], ['layerlab.selectModel'], ['layerlab.addDataset'], ['layerlab.saveHiddenStates'], ['layerlab.computeDirections'], ['layerlab.evaluate']]);
+    for (const [i, st] of w!.steps.entries()) {
+      assert.ok(buttons[i]![0]! in PALETTE_COMMANDS, `${st.id}: its button runs a palette command`);
+      assert.deepEqual(st.completionEvents, [`onCommand:${buttons[i]![0]}`], `${st.id} is done once its command ran`);
+      const media = path.join(__dirname, '..', '..', st.media.markdown);
+      assert.ok(fs.existsSync(media), `${st.id}: ${st.media.markdown} exists`);
+      assert.match(st.media.markdown, /^extension\/media\//, 'packaged: .vscodeignore keeps extension/media/**');
+    }
   });
 
   it('context menus name only node kinds the views create', () => {
@@ -109,9 +128,10 @@ describe('untrusted workspace', () => {
   });
 });
 
-const facts = (model: string, nBlocks: number): ModelFacts => ({
+const facts = (model: string, nBlocks: number, over: Partial<ModelFacts> = {}): ModelFacts => ({
   path: model, format: 'huggingface', architecture: 'llama', modelType: 'llama', contentHash: 'h', dModel: 64, vocabSize: 259, maxSeqLen: 512, nBlocks,
   blocks: Array.from({ length: nBlocks }, (_, index) => ({ index, part: 'layer', label: `layer ${index}` })), hookPoints: 2 * nBlocks, options: {}, tokenizer: model,
+  ...over,
 });
 
 /** Typed results a job might return, for the fake runtime. */
@@ -119,7 +139,7 @@ function resultOf(job: JobName, params: Record<string, unknown>): unknown {
   const accuracy = { correct: 1, total: 2, unparsed: 0, accuracy: 0.5, ci95: [0.1, 0.9] };
   switch (job) {
     case 'save-hidden-states':
-      return { cacheFile: '/o/c.safetensors', records: 2, hooks: ['blocks.0.hook_resid_post'], resumedFrom: 0, alreadyComplete: false };
+      return { cacheFile: '/o/c.safetensors', records: 2, hooks: ['blocks.0.hook_resid_post'], resumedFrom: 0, alreadyComplete: false, skipped: [], truncated: [] };
     case 'compute-directions':
       return { directionsFile: String(params.cache).replace(/\.safetensors$/, '.directions.safetensors'), statsFile: String(params.cache).replace(/\.safetensors$/, '.directions.json'), layers: [] };
     case 'evaluate':
@@ -138,6 +158,9 @@ class FakeClient {
   described: ModelRef[] = [];
   model?: ModelInfo;
   info = undefined;
+  gaveUp: string | undefined = undefined;
+  /** What describeModel answers, by model path (default: 8 blocks, hash 'h', no options). */
+  modelFacts = new Map<string, Partial<ModelFacts>>();
   behaviour: (job: JobName, opts: RunJobOptions, params: Record<string, unknown>) => Promise<unknown> = async (job, _opts, params) => resultOf(job, params);
   async runJob<N extends JobName>(job: N, params: JobParamsIn<N>, opts: RunJobOptions = {}): Promise<JobResult<N>> {
     // What the runtime would refuse, the fake refuses too: the params must fit the job's schema.
@@ -147,9 +170,36 @@ class FakeClient {
   }
   async describeModel(ref: ModelRef): Promise<ModelFacts> {
     this.described.push(ref);
-    return facts(ref.model!, 8);
+    return facts(ref.model!, 8, this.modelFacts.get(ref.model!) ?? {});
   }
   async restart(): Promise<void> {}
+}
+
+/**
+ * A hidden-state cache file as save-hidden-states writes it (its header is what the pickers and
+ * the compatibility check read): `model_hash` 'h' is the fake runtime's model by default.
+ */
+function writeCache(file: string, o: { modelPath?: string; modelHash?: string; options?: string; dataName?: string; hooks?: string[]; d?: number } = {}): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const d = o.d ?? 64;
+  // Every hook point of the fake runtime's 8-block model, unless the test says otherwise.
+  const hooks = o.hooks ?? Array.from({ length: 8 }, (_, b) => [`blocks.${b}.hook_resid_pre`, `blocks.${b}.hook_resid_post`]).flat();
+  writeSafetensors(
+    file,
+    hooks.map((name) => ({ name, dtype: 'F32' as const, shape: [2, d], data: new Float32Array(2 * d) })),
+    {
+      format: 'layerlab-hidden-states',
+      complete: 'true',
+      rows: '2',
+      positions: 'last',
+      dtype: 'float32',
+      model_path: o.modelPath ?? '/models/demo',
+      model_hash: o.modelHash ?? 'h',
+      model_options: o.options ?? '{}',
+      data_name: o.dataName ?? path.basename(file, '.safetensors'),
+      sample: 'all',
+    },
+  );
 }
 
 function setup(opts: { models?: string[]; datasets?: string[]; caches?: string[]; selection?: Partial<Record<ViewName, TreeNodeData>> } = {}) {
@@ -158,54 +208,78 @@ function setup(opts: { models?: string[]; datasets?: string[]; caches?: string[]
   const s = resolveSettings({ provider: 'cpu', threads: 2, batchSize: 3 }, ws);
   for (const m of opts.models ?? []) write(path.join(s.modelsPath, m, 'config.json'), { model_type: 'llama' });
   for (const d of opts.datasets ?? []) write(path.join(s.datasetsPath, d), [{ question: 'q' }]);
-  for (const c of opts.caches ?? []) write(path.join(s.outputPath, 'hidden_states', c), 'x');
+  for (const c of opts.caches ?? []) writeCache(path.join(s.outputPath, 'hidden_states', c));
   const client = new FakeClient();
   const state = fakeContext(ws).workspaceState;
+  const refreshed: ViewName[] = [];
   const views = Object.fromEntries(
-    (['models', 'datasets', 'cache', 'runs'] as const).map((v) => [v, new NodeTreeProvider(`layerlab.${v}`, async () => [], () => {})]),
+    (['models', 'datasets', 'cache', 'runs'] as const).map((v) => {
+      const p = new NodeTreeProvider(`layerlab.${v}`, async () => [], () => {});
+      p.onDidChangeTreeData(() => refreshed.push(v));
+      return [v, p];
+    }),
   ) as Record<ViewName, NodeTreeProvider>;
-  const log = { info() {}, warn() {}, error() {}, show() {} };
+  const log = { info: (m: string) => void mock.log.push({ level: 'info', message: m }), warn() {}, error() {}, show() {} };
   const charts = { opened: [] as [keyof ChartOpener, string][] } as ChartOpener & { opened: [keyof ChartOpener, string][] };
   for (const k of ['openChart', 'openRunChart', 'openDirectionChart'] as const) charts[k] = async (f: string) => void charts.opened.push([k, f]);
+  const selection: Partial<Record<ViewName, TreeNodeData>> = { ...opts.selection };
   const deps: CommandDeps = {
     client: client as unknown as CommandDeps['client'],
     settings: () => s,
     log,
     workspaceState: state as never,
     views,
-    selection: (v) => opts.selection?.[v],
+    selection: (v) => selection[v],
     charts,
   };
   const commands = new LayerLabCommands(deps);
   commands.register();
-  return { ws, s, client, state, charts };
+  return { ws, s, client, state, charts, refreshed, selection };
 }
 
-/** Lets a message's button handler (not awaited by the command) run. */
-const settle = () => new Promise((r) => setTimeout(r, 10));
+/**
+ * Lets a message's button handler (not awaited by the command) run until `done` holds (or 5 s
+ * pass; the assertion that follows then says what is missing).
+ */
+async function settle(done: () => boolean): Promise<void> {
+  for (const t0 = Date.now(); !done() && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 5));
+}
 
-describe('commands', () => {
-  it('Evaluate asks only for what is missing, offers the runtime\'s block count, and sends typed params under a cancellable progress', async () => {
-    const { s, client } = setup({ models: ['demo'], datasets: ['a.json', 'b.json'], caches: ['mmlu.safetensors'] });
-    mock.quickPicks = ['b.json', 'pre'];
-    mock.inputs = [null, '0.5']; // layers: accept the proposed middle layer; scale 0.5
+type Line = { label: string; description?: string; detail?: string; line?: { id: string } };
+/** Answers a form's quick pick with the line of that id (`run`, `input:dataFile`, `field:scoring`, `more`). */
+const line = (id: string) => (items: Line[]) => {
+  const found = items.find((i) => i.line?.id === id);
+  if (!found) throw new Error(`no line ${id} in ${items.map((i) => i.line?.id ?? i.label).join(', ')}`);
+  return found;
+};
+/** The lines of a form's quick pick, by id. */
+const linesOf = (call: { items: Line[] }) => new Map((call.items as Line[]).map((i) => [i.line?.id ?? i.label, i]));
+const formCalls = () => mock.quickPickCalls.filter((c) => (c.items as Line[]).some((i) => i.line?.id === 'run'));
+
+describe('job forms: what a job will use, stated before it runs', () => {
+  it('Evaluate lists the model, dataset, cache and directions with where each came from, and runs only when Run is picked', async () => {
+    const { s, client } = setup({ models: ['demo'], datasets: ['a.json', 'b.json'], caches: ['demo/b.safetensors'] });
+    mock.quickPicks = [line('run'), 'b.json', line('field:withPreHook'), line('field:scale'), line('run')];
+    mock.inputs = ['0.5'];
     const r = await vscode.commands.executeCommand('layerlab.evaluate');
     assert.ok(r, `command failed: ${JSON.stringify(mock.shown)}`);
-    // One model and one cache: not asked. Two datasets and the hook: asked.
-    assert.equal(mock.quickPickCalls.length, 2);
-    assert.match(mock.quickPickCalls[0].placeHolder!, /^Dataset/);
-    const model = path.join(s.modelsPath, 'demo');
-    assert.deepEqual(client.described, [{ model, provider: 'cpu', threads: 2 }], 'the block count comes from the runtime, without loading');
-    assert.equal(mock.inputCalls[0].value, '4', 'default layer is the middle of 8 blocks');
-    assert.match(mock.inputCalls[0].prompt!, /0\.\.7/);
-    assert.equal(mock.inputCalls[1].value, '0.1', "the scale's default is the job's");
+    const first = linesOf(formCalls()[0]);
+    assert.match(first.get('run')!.label, /^\$\(error\) Cannot run yet: choose the dataset$/, 'two datasets: nothing is chosen for the user');
+    assert.match(first.get('input:model')!.description!, /^demo · llama · 8 blocks · d_model 64 · the only one$/);
+    assert.match(first.get('input:dataFile')!.description!, /^not chosen/);
+    assert.match(first.get('input:hiddenStatesCachePath')!.description!, /^b · demo · .* · suggested$/, "the only cache of this model is proposed, and says so");
+    assert.equal(first.get('input:directionFile')!.description, "the cache's (computed beside it if missing)");
+    assert.match(first.get('field:layerIndices')!.description!, /^4 · suggested$/, "the middle of the runtime's 8 blocks");
+    assert.match(first.get('field:withIntervention')!.description!, /^on · this command's choice$/);
+    // Picking Run with a required input missing opens its picker instead.
+    assert.match(mock.quickPickCalls[1].title!, /dataset/);
     assert.equal(client.jobs.length, 1);
-    assert.equal(client.jobs[0].job, 'evaluate');
+    const model = path.join(s.modelsPath, 'demo');
     assert.deepEqual(client.jobs[0].params, {
       model,
       provider: 'cpu',
       threads: 2,
-      hiddenStatesCachePath: path.join(s.outputPath, 'hidden_states', 'mmlu.safetensors'),
+      hiddenStatesCachePath: path.join(s.outputPath, 'hidden_states', 'demo', 'b.safetensors'),
       dataFile: path.join(s.datasetsPath, 'b.json'),
       withIntervention: true,
       layerIndices: [4],
@@ -214,61 +288,300 @@ describe('commands', () => {
       outputPath: path.join(s.outputPath, 'runs'),
       batchSize: 3,
     });
+    const lastRun = linesOf(formCalls().at(-1)!).get('run')!;
+    assert.match(lastRun.label, /^\$\(play\) Run Evaluate Accuracy with Intervention$/);
+    assert.match(lastRun.detail!, /^layerlab evaluate --model .*demo --provider cpu --threads 2 .*--data_file .*b\.json .*--with_intervention --layer_indices 4 --with_pre_hook --scale 0\.5/, 'the Run line states the CLI twin');
     assert.deepEqual(mock.progress.map((p) => [p.title, p.cancellable]), [['LayerLab: Evaluate Accuracy with Intervention', true]]);
   });
 
-  it('takes the model and dataset from the tree selection instead of asking', async () => {
+  it('a highlighted dataset pre-fills Run Layer Sweep, which still asks; Escape runs nothing', async () => {
     const { s, client } = setup({
-      models: ['a', 'b'],
-      datasets: ['x.json', 'y.json'],
-      selection: {
-        models: { id: 'm', kind: 'model', label: 'b', resourcePath: '/elsewhere/b' },
-        datasets: { id: 'd', kind: 'dataset', label: 'y', resourcePath: '/elsewhere/y.json' },
-      },
+      models: ['a'],
+      datasets: ['good.json', 'broken.json'],
+      caches: ['a/good.safetensors'],
+      selection: { datasets: { id: 'd', kind: 'dataset', label: 'broken.json', resourcePath: '/elsewhere/broken.json' } },
     });
-    await vscode.commands.executeCommand('layerlab.saveHiddenStates');
-    assert.equal(mock.quickPickCalls.length, 0);
-    assert.deepEqual(client.jobs[0].params, {
-      model: '/elsewhere/b',
-      provider: 'cpu',
-      threads: 2,
-      dataFilePath: '/elsewhere/y.json',
-      outputPath: path.join(s.outputPath, 'hidden_states'),
-      dataBatchSize: 3,
-    });
+    mock.quickPicks = [undefined];
+    assert.equal(await vscode.commands.executeCommand('layerlab.sweep'), undefined);
+    assert.equal(client.jobs.length, 0, 'the highlight did not run anything');
+    const shown = linesOf(formCalls()[0]);
+    assert.match(shown.get('input:dataFile')!.description!, /^broken\.json · highlighted in the view$/);
+    assert.equal(shown.get('input:dataFile')!.detail, '/elsewhere/broken.json');
+    assert.deepEqual(mock.shown, [], 'Escape ends the command quietly');
+
+    mock.quickPicks = [line('input:dataFile'), 'good.json', line('run')];
+    await vscode.commands.executeCommand('layerlab.sweep');
+    assert.equal(client.jobs[0].params.dataFile, path.join(s.datasetsPath, 'good.json'), 'the pre-filled choice is replaced when the user picks another');
   });
 
-  it('a context-menu node wins over the selection', async () => {
+  it('a context-menu node fills its input over the highlight, and the form still states it before running', async () => {
     const { client } = setup({ models: ['a'], datasets: ['x.json'], selection: { datasets: { id: 'd', kind: 'dataset', label: 'x', resourcePath: '/sel.json' } } });
+    mock.quickPicks = [line('run')];
     await vscode.commands.executeCommand('layerlab.saveHiddenStates', { id: 'n', kind: 'dataset', label: 'n', resourcePath: '/node.json' });
+    assert.match(linesOf(formCalls()[0]).get('input:dataFilePath')!.description!, /^node\.json · chosen for this run$/);
     assert.equal(client.jobs[0].params.dataFilePath, '/node.json');
   });
 
-  it('reports progress as increments and turns Cancel into a cancelled job', async () => {
-    const { client } = setup();
+  it('Select Model from the palette asks, offering the highlighted model first; from a Models node it loads that one', async () => {
+    const { s, client, selection } = setup({ models: ['a', 'b'] });
+    const b = path.join(s.modelsPath, 'b');
+    selection.models = { id: 'm', kind: 'model', label: 'b', resourcePath: b };
+    mock.quickPicks = [undefined];
+    await vscode.commands.executeCommand('layerlab.selectModel');
+    assert.equal(client.jobs.length, 0, 'the highlighted model is not loaded without asking');
+    assert.equal(mock.quickPickCalls.length, 1);
+    assert.deepEqual(mock.quickPickCalls[0].items.map((i) => i.label), ['b', 'a', '$(folder-opened) Browse…'], 'the highlighted model is offered first');
+
+    mock.quickPicks = ['b'];
+    await vscode.commands.executeCommand('layerlab.selectModel', { id: 'n', kind: 'model', label: 'a', resourcePath: path.join(s.modelsPath, 'a') });
+    assert.equal(mock.quickPickCalls.length, 1, 'a context-menu node is an explicit choice: no picker');
+    assert.equal(client.jobs[0].params.model, path.join(s.modelsPath, 'a'));
+    mock.quickPickCalls = [];
+    await vscode.commands.executeCommand('layerlab.selectModel');
+    assert.equal(client.jobs[1].params.model, b);
+  });
+
+  it('offers every parameter of the job’s schema — common ones first, the rest under More options — with the CLI’s defaults', async () => {
+    setup({ models: ['a'], datasets: ['x.json'] });
+    mock.quickPicks = [line('more'), undefined, undefined];
+    await vscode.commands.executeCommand('layerlab.saveHiddenStates');
+    const [review, more] = mock.quickPickCalls as { items: Line[] }[];
+    const flags = (items: Line[]) => items.filter((i) => i.line?.id.startsWith('field:')).map((i) => i.label);
+    // The common choices, in order, with their defaults as the CLI has them.
+    assert.deepEqual(flags(review!.items), ['--hooks', '--positions', '--data_sample_size', '--on_long_prompt', '--template']);
+    const byFlag = new Map(review!.items.map((i) => [i.label, i]));
+    assert.equal(byFlag.get('--hooks')!.description, 'default: post');
+    assert.equal(byFlag.get('--positions')!.description, 'last (default)');
+    assert.equal(byFlag.get('--on_long_prompt')!.description, 'error (default)');
+    assert.equal(byFlag.get('--data_sample_size')!.description, 'default: all');
+    assert.match(byFlag.get('--positions')!.detail!, /last \(last prompt token\), mean/);
+    // Inputs, common and more together are the CLI's flags, less the seed's second spelling of --model.
+    const offered = new Set([...flags(review!.items), ...flags(more!.items)]);
+    for (const i of FORM_LAYOUTS['save-hidden-states'].inputs) offered.add(`--${fieldsOf(JOBS['save-hidden-states']).find((f) => f.key === i.key)!.flag}`);
+    const cli = fieldsOf(JOBS['save-hidden-states']).map((f) => `--${f.flag}`);
+    assert.deepEqual([...offered].sort(), cli.filter((f) => f !== '--models_path' && f !== '--model_name').sort());
+    const moreByFlag = new Map(more!.items.map((i) => [i.label, i]));
+    assert.equal(moreByFlag.get('--data_batch_size')!.description, '3 · from settings', 'layerlab.batchSize fills the batch size');
+    assert.equal(moreByFlag.get('--dtype')!.description, 'float32 (default)');
+    assert.equal(moreByFlag.get('--seed')!.description, '0 (default)');
+  });
+
+  it('the hook points chosen in Save Hidden States are what the job is sent', async () => {
+    const { client, s } = setup({ models: ['a'], datasets: ['x.json'] });
+    mock.quickPicks = [line('field:hooks'), 'pre', line('field:positions'), 'mean', line('run')];
+    await vscode.commands.executeCommand('layerlab.saveHiddenStates');
+    const hooksPick = mock.quickPickCalls[1];
+    assert.deepEqual(hooksPick.items.map((i) => i.label), ['post', 'pre', 'all', 'Choose hook points…']);
+    assert.equal(client.jobs[0].params.hooks?.toString(), 'pre');
+    assert.equal(client.jobs[0].params.positions, 'mean');
+    assert.deepEqual(client.jobs[0].params, {
+      model: path.join(s.modelsPath, 'a'), provider: 'cpu', threads: 2, dataFilePath: path.join(s.datasetsPath, 'x.json'),
+      outputPath: path.join(s.outputPath, 'hidden_states'), dataBatchSize: 3, hooks: ['pre'], positions: 'mean',
+    });
+    // Chosen hook points: the model's, from the runtime's description.
+    mock.quickPicks = [line('field:hooks'), 'Choose hook points…', (items: { label: string }[]) => items.filter((i) => /^blocks\.(3|5)\.hook_resid_pre$/.test(i.label)), line('run')];
+    mock.quickPickCalls = [];
+    await vscode.commands.executeCommand('layerlab.saveHiddenStates');
+    assert.equal(mock.quickPickCalls[2].canPickMany, true);
+    assert.equal(mock.quickPickCalls[2].items.length, 16, "8 blocks' inputs and outputs");
+    assert.deepEqual(client.jobs[1].params.hooks, ['blocks.3.hook_resid_pre', 'blocks.5.hook_resid_pre']);
+  });
+
+  it('Evaluate with the baseline and log-likelihood scoring from the palette; the values are remembered for the next run', async () => {
+    const { client } = setup({ models: ['a'], datasets: ['x.json'], caches: ['a/x.safetensors'] });
+    mock.quickPicks = [line('field:withBaseline'), line('field:scoring'), 'loglik', line('field:sampleSize'), line('run')];
+    mock.inputs = ['20'];
+    await vscode.commands.executeCommand('layerlab.evaluate');
+    const p = client.jobs[0].params;
+    assert.deepEqual([p.withBaseline, p.scoring, p.sampleSize, p.withIntervention], [true, 'loglik', 20, true]);
+    assert.ok(mock.log.some((l) => / --with_baseline --scoring loglik --sample_size 20|--sample_size 20 .*--scoring loglik/.test(l.message) || (/--with_baseline/.test(l.message) && /--scoring loglik/.test(l.message) && /--sample_size 20/.test(l.message))), 'the CLI twin carries them');
+    // An invalid entry is refused by the parameter's own schema, in the CLI's words.
+    assert.equal(mock.inputCalls[0].validation, undefined);
+
+    mock.quickPicks = [line('run')];
+    mock.quickPickCalls = [];
+    await vscode.commands.executeCommand('layerlab.evaluate');
+    const again = linesOf(formCalls()[0]);
+    assert.equal(again.get('field:scoring')!.description, 'loglik · last used');
+    assert.equal(again.get('field:withBaseline')!.description, 'on · last used');
+    assert.deepEqual([client.jobs[1].params.scoring, client.jobs[1].params.sampleSize], ['loglik', 20]);
+  });
+
+  it('an input box refuses what the CLI refuses, naming the flag', async () => {
+    setup({ models: ['a'], datasets: ['x.json'] });
+    let checked: string[] = [];
+    mock.quickPicks = [line('field:sampleSize'), undefined];
+    mock.inputs = [(validate) => ((checked = ['0', 'x', '12'].map((v) => validate(v) ?? 'ok')), undefined)];
+    await vscode.commands.executeCommand('layerlab.evaluate');
+    assert.deepEqual(checked, ['--sample_size must be >= 1', "--sample_size takes an integer, got 'x'", 'ok']);
+  });
+
+  it('switching the intervention off hides and drops what only applies with it', async () => {
+    const { client } = setup({ models: ['a'], datasets: ['x.json'] });
+    mock.quickPicks = [line('field:withIntervention'), line('run')];
+    await vscode.commands.executeCommand('layerlab.evaluate');
+    const after = linesOf(formCalls()[1]);
+    assert.ok(!after.has('field:layerIndices') && !after.has('field:scale'), 'layer and scale lines are gone');
+    assert.equal(client.jobs[0].params.withIntervention, false);
+    assert.equal(client.jobs[0].params.layerIndices, undefined, 'a baseline run is not sent layers (the runtime would refuse them)');
+  });
+});
+
+describe('job forms: caches and directions must come from the model', () => {
+  it('the cache picker lists the model’s caches first and marks the others', async () => {
+    const { s } = setup({ models: ['qwen'], datasets: ['x.json'] });
+    const dir = path.join(s.outputPath, 'hidden_states');
+    writeCache(path.join(dir, 'stories260K', 'mmlu-short.safetensors'), { modelPath: '/m/stories260K/stories260K.bin', modelHash: 'stories', dataName: 'mmlu-short' });
+    writeCache(path.join(dir, 'qwen', 'mmlu-short.safetensors'), { modelPath: path.join(s.modelsPath, 'qwen'), dataName: 'mmlu-short' });
+    writeCache(path.join(dir, 'huginn', 'mmlu-short.safetensors'), { modelPath: '/m/huginn', modelHash: 'huginn', options: '{"num_steps":32}', dataName: 'mmlu-short' });
+    mock.quickPicks = [line('input:hiddenStatesCachePath'), undefined, undefined];
+    await vscode.commands.executeCommand('layerlab.evaluate');
+    const picker = mock.quickPickCalls[1];
+    // The form proposed qwen's cache (the one matching the model): it is the current choice, first.
+    assert.match(linesOf(formCalls()[0]).get('input:hiddenStatesCachePath')!.description!, /^mmlu-short · qwen · .* · suggested$/);
+    assert.deepEqual(picker.items.map((i) => [i.label, i.description?.split(' · ')[0]]), [
+      ['mmlu-short · qwen', '$(check) qwen'],
+      ['No cache', 'the directions come from the directions file'],
+      ['mmlu-short · stories260K', '$(warning) from stories260K: another model'],
+      ['mmlu-short · huginn', '$(warning) from huginn: another model'],
+      ['$(folder-opened) Browse…', 'a hidden-state cache anywhere'],
+    ]);
+  });
+
+  it('a cache from another model of the same width runs only after an explicit confirmation', async () => {
+    const { s, client } = setup({ models: ['qwen2-tiny'], datasets: ['x.json'] });
+    const cache = path.join(s.outputPath, 'hidden_states', 'stories260K', 'x.safetensors');
+    writeCache(cache, { modelPath: '/m/stories260K/stories260K.bin', modelHash: 'stories' });
+    const node = { id: 'c', kind: 'cacheEntry' as const, label: 'x', resourcePath: cache };
+    mock.quickPicks = [line('run'), undefined];
+    mock.messageAnswers = [undefined];
+    await vscode.commands.executeCommand('layerlab.evaluate', node);
+    assert.equal(client.jobs.length, 0, 'dismissed: nothing ran');
+    assert.equal(mock.shown[0].severity, 'warning');
+    assert.equal(mock.shown[0].modal, true);
+    assert.match(mock.shown[0].message, /^LayerLab: The hidden-state cache x\.safetensors was saved from stories260K \(hash stories…\), not from qwen2-tiny \(hash h…\)/);
+    assert.deepEqual(mock.shown[0].actions, ['Use Anyway']);
+    assert.match(linesOf(formCalls()[0]).get('input:hiddenStatesCachePath')!.description!, /from stories260K: another model/, 'the form marked it before Run');
+
+    mock.shown = [];
+    mock.quickPicks = [line('run')];
+    mock.messageAnswers = ['Use Anyway'];
+    await vscode.commands.executeCommand('layerlab.evaluate', node);
+    assert.equal(client.jobs.length, 1);
+    assert.equal(client.jobs[0].params.hiddenStatesCachePath, cache);
+  });
+
+  it('directions whose block indices mean other blocks (another model, other options) are refused, naming the model', async () => {
+    const { s, client } = setup({ models: ['llama'], datasets: ['x.json'] });
+    const cache = path.join(s.outputPath, 'hidden_states', 'huginn', 'x.safetensors');
+    writeCache(cache, { modelPath: '/m/huginn-0125', modelHash: 'huginn', options: '{"num_steps":32,"state_init":"zeros"}' });
+    mock.quickPicks = [line('run'), undefined];
+    await vscode.commands.executeCommand('layerlab.sweep', cache);
+    assert.equal(client.jobs.length, 0);
+    assert.equal(mock.shown[0].severity, 'error');
+    assert.equal(mock.shown[0].modal, true);
+    assert.equal(mock.shown[0].actions.length, 0, 'no way to run it anyway: the runtime could not');
+    assert.match(mock.shown[0].message, /was saved from huginn-0125, not from llama, and cannot be applied to it: its block indices were counted under num_steps=32 state_init=zeros, llama's under no architecture options/);
+
+    // The same model opened with other options: refused, and the options are the reason.
+    mock.registered.clear();
+    const { s: s2, client: c2 } = setup({ models: ['huginn'], datasets: ['x.json'] });
+    c2.modelFacts.set(path.join(s2.modelsPath, 'huginn'), { contentHash: 'huginn', options: { num_steps: 4, state_init: 'zeros' } });
+    const cache2 = path.join(s2.outputPath, 'hidden_states', 'huginn', 'x.safetensors');
+    writeCache(cache2, { modelPath: path.join(s2.modelsPath, 'huginn'), modelHash: 'huginn', options: '{"state_init":"zeros","num_steps":32}' });
+    mock.shown = [];
+    mock.quickPicks = [line('run'), undefined];
+    await vscode.commands.executeCommand('layerlab.sweep', cache2);
+    assert.equal(c2.jobs.length, 0);
+    assert.match(mock.shown[0].message, /saved from huginn with num_steps=32 state_init=zeros, but the job opens it with num_steps=4 state_init=zeros: block indices mean different blocks/);
+  });
+});
+
+describe('job forms: the blocks and hook chosen must have directions', () => {
+  it('a sweep of block inputs on a cache of block outputs is refused at Run, before any work, saying what to cache', async () => {
+    const { s: settings, client: c } = setup({ models: ['a'], datasets: ['x.json'] });
+    writeCache(path.join(settings.outputPath, 'hidden_states', 'a', 'x.safetensors'), { hooks: Array.from({ length: 8 }, (_, b) => `blocks.${b}.hook_resid_post`) });
+    mock.quickPicks = [line('field:withPreHook'), line('run'), undefined];
+    await vscode.commands.executeCommand('layerlab.sweep');
+    assert.equal(c.jobs.length, 0, 'nothing ran');
+    const refusal = mock.shown.find((m) => m.modal)!;
+    assert.equal(refusal.severity, 'error');
+    assert.match(refusal.message, /^LayerLab: The hidden-state cache x\.safetensors has no direction for blocks\.0\.hook_resid_pre: it holds post of blocks 0–7\. Edits at the blocks' inputs need their hidden states: run Save Hidden States with --hooks pre \(or all\)/);
+
+    // Edits at the outputs: covered, it runs.
+    mock.shown = [];
+    mock.quickPicks = [line('run')];
+    await vscode.commands.executeCommand('layerlab.sweep');
+    assert.equal(c.jobs.length, 1);
+  });
+});
+
+describe('commands', () => {
+  it('reports progress with rate and ETA as increments and turns Cancel into a cancelled job that says what it keeps', async () => {
+    const { client } = setup({ models: ['a'], datasets: ['x.json'] });
     mock.cancelOnFirstReport = true;
     client.behaviour = async (_job, opts) => {
       opts.onProgress?.({ done: 1, total: 4, message: 'writing', rate: 0.5, etaSeconds: 6 });
       assert.equal(opts.token?.isCancellationRequested, true, 'Cancel reached the token given to the client');
       throw new RuntimeRequestError('cancelled', 'cancelled');
     };
-    assert.equal(await vscode.commands.executeCommand('layerlab.runDemo'), undefined);
+    mock.quickPicks = [line('run')];
+    assert.equal(await vscode.commands.executeCommand('layerlab.saveHiddenStates'), undefined);
     assert.deepEqual(mock.progress[0].reports, [{ increment: 25, message: '1/4 (25%), 0.5/s, ETA 6 s, writing' }]);
     assert.equal(mock.shown.length, 1);
     assert.equal(mock.shown[0].severity, 'info');
-    assert.match(mock.shown[0].message, /Run Demo was cancelled/);
+    assert.equal(mock.shown[0].message, 'LayerLab: Save Hidden States was cancelled. The batches already cached are kept: running Save Hidden States again resumes after them.');
   });
 
-  it('Escape on a prompt ends the command quietly', async () => {
+  it('refreshes every view when a job ends: success, failure and cancel', async () => {
+    const { client, refreshed } = setup({ caches: ['c.safetensors'] });
+    const ends: [string, () => Promise<unknown>][] = [
+      ['success', async () => resultOf('compute-directions', { cache: '/o/c.safetensors' })],
+      ['failure', async () => { throw new RuntimeRequestError('data', 'bad cache'); }],
+      ['cancel', async () => { throw new RuntimeRequestError('cancelled', 'cancelled'); }],
+    ];
+    for (const [how, behaviour] of ends) {
+      refreshed.length = 0;
+      client.behaviour = behaviour;
+      mock.quickPicks = [line('run')];
+      await vscode.commands.executeCommand('layerlab.computeDirections');
+      assert.deepEqual([...new Set(refreshed)].sort(), ['cache', 'datasets', 'models', 'runs'], `after ${how}`);
+    }
+  });
+
+  it('once LayerLab gave up restarting the runtime, a job command says so before asking anything', async () => {
     const { client } = setup({ models: ['a'], datasets: ['x.json', 'y.json'] });
-    mock.quickPicks = [undefined];
-    assert.equal(await vscode.commands.executeCommand('layerlab.saveHiddenStates'), undefined);
-    assert.equal(client.jobs.length, 0);
-    assert.deepEqual(mock.shown, []);
+    client.gaveUp = 'The LayerLab runtime stopped unexpectedly again (killed by SIGKILL) after 3 restarts within 3 minutes, so it will not be restarted automatically.';
+    await vscode.commands.executeCommand('layerlab.evaluate');
+    assert.equal(mock.quickPickCalls.length, 0, 'no form, no picker');
+    assert.equal(mock.shown[0].severity, 'error');
+    assert.match(mock.shown[0].message, /^LayerLab: Evaluate Accuracy with Intervention cannot run: The LayerLab runtime stopped unexpectedly again/);
+    assert.deepEqual(mock.shown[0].actions, ['Restart Runtime', 'Show Runtime Log']);
+  });
+
+  it('a job the runtime crashed under says what happened, that it restarts, and what is lost and kept', async () => {
+    const { client } = setup({ models: ['a'], datasets: ['x.json'], caches: ['a/x.safetensors'] });
+    client.behaviour = async () => {
+      throw new RuntimeRequestError(
+        'crashed',
+        'the LayerLab runtime stopped unexpectedly (killed by SIGKILL). LayerLab is restarting it (restart 1 of 3 restarts within 3 minutes). The model it held (/m/a) was unloaded: the next job loads it again.',
+        'See the LayerLab output (LayerLab: Show Runtime Log) for its last messages.',
+      );
+    };
+    mock.quickPicks = [line('run')];
+    await vscode.commands.executeCommand('layerlab.sweep');
+    assert.equal(
+      mock.shown[0].message,
+      'LayerLab: Run Layer Sweep failed because the LayerLab runtime stopped unexpectedly (killed by SIGKILL). LayerLab is restarting it (restart 1 of 3 restarts within 3 minutes). ' +
+        'The model it held (/m/a) was unloaded: the next job loads it again. The run file keeps the items done so far, marked partial; the rest were not evaluated. ' +
+        'See the LayerLab output (LayerLab: Show Runtime Log) for its last messages.',
+    );
+    assert.deepEqual(mock.shown[0].actions, ['Show Runtime Log', 'Restart Runtime']);
   });
 
   it('says what is missing and offers the command that makes it', async () => {
     setup({ models: ['a'] });
+    mock.quickPicks = [line('run')];
     mock.messageAnswers = ['Add Dataset'];
     mock.openDialogs = [undefined];
     await vscode.commands.executeCommand('layerlab.saveHiddenStates');
@@ -279,18 +592,19 @@ describe('commands', () => {
     assert.ok(mock.executed.some((e) => e.command === 'layerlab.addDataset'), 'the action ran Add Dataset');
   });
 
-  it('a model the runtime cannot read is reported with the runtime\'s words and the log to look at', async () => {
+  it('a file the runtime cannot read is reported with the runtime\'s words and the log to look at', async () => {
     const { client } = setup({ caches: ['c.safetensors'] });
     client.behaviour = async () => {
       throw new RuntimeRequestError('data', '/o/c.safetensors: not a LayerLab cache');
     };
+    mock.quickPicks = [line('run')];
     await vscode.commands.executeCommand('layerlab.computeDirections');
     assert.equal(mock.shown[0].severity, 'error');
     assert.match(mock.shown[0].message, /Compute Directions failed: \/o\/c\.safetensors: not a LayerLab cache/);
     assert.deepEqual(mock.shown[0].actions, ['Show Runtime Log']);
   });
 
-  it('Select Model loads with the provider and threads from settings and remembers the choice', async () => {
+  it('Select Model loads with the provider and threads from settings and remembers the choice for the next forms', async () => {
     const { s, client, state } = setup({ models: ['a', 'b'] });
     mock.quickPicks = ['b'];
     const r = await vscode.commands.executeCommand('layerlab.selectModel');
@@ -298,9 +612,11 @@ describe('commands', () => {
     assert.deepEqual(client.jobs.map((j) => [j.job, j.params]), [['info', { model: path.join(s.modelsPath, 'b'), provider: 'cpu', threads: 2 }]], 'the info job, whose model the runtime keeps');
     assert.equal(state.get('layerlab.selectedModel'), path.join(s.modelsPath, 'b'));
     assert.match(mock.shown[0].message, /b loaded — llama \(llama graph\), 2 blocks, d_model 64, on CPU/);
-    // The remembered model is now the default: Save Hidden States does not ask for one.
+    // The selected model fills the next form, which says where it came from.
     write(path.join(s.datasetsPath, 'x.json'), []);
+    mock.quickPicks = [line('run')];
     await vscode.commands.executeCommand('layerlab.saveHiddenStates');
+    assert.match(linesOf(formCalls()[0]).get('input:model')!.description!, /^b · .* · last used$/);
     assert.equal(client.jobs[1].params.model, path.join(s.modelsPath, 'b'));
   });
 
@@ -316,17 +632,22 @@ describe('commands', () => {
     assert.match(mock.shown.at(-1)!.message, /notes\.txt is not a dataset file/);
   });
 
-  it('Open Run Chart lists the runs and opens the chosen one as a chart', async () => {
+  it('Open Run Chart labels runs of the same data apart and opens the chosen one as a chart', async () => {
     const { s, charts } = setup();
-    const run = path.join(s.outputPath, 'runs', 'demo', 'demo-reason-mem.sweep.abc.json');
     const fixture = fixtureRun({ partialAfter: 1 });
-    write(run, { ...fixture, spec: { ...fixture.spec, command: 'sweep', data: { ...fixture.spec.data, name: 'demo-reason-mem' } } });
+    const spec = { ...fixture.spec, command: 'sweep' as const, data: { ...fixture.spec.data, name: 'mmlu-short' }, model: { ...fixture.spec.model, path: '/m/stories260K/stories260K.bin' } };
+    const gen = path.join(s.outputPath, 'runs', 'stories260K', 'mmlu-short.sweep.a.json');
+    const ll = path.join(s.outputPath, 'runs', 'stories260K', 'mmlu-short.sweep.b.json');
+    write(gen, { ...fixture, spec });
+    write(ll, { ...fixture, complete: true, spec: { ...spec, scoring: 'loglik' } });
     write(path.join(s.outputPath, 'runs', 'notes.json'), { format: 'other' });
-    mock.quickPicks = [(items: { label: string }[]) => items[0]];
-    assert.equal(await vscode.commands.executeCommand('layerlab.openRunChart'), run);
-    assert.deepEqual(mock.quickPickCalls[0].items.map((i) => i.label), ['sweep · demo-reason-mem']);
-    assert.match(mock.quickPickCalls[0].items[0].description!, /^partial · /);
-    assert.deepEqual(charts.opened, [['openChart', run]]);
+    const t = Date.now() / 1000;
+    fs.utimesSync(gen, t - 10, t - 10);
+    mock.quickPicks = [(items: { label: string }[]) => items[1]];
+    assert.equal(await vscode.commands.executeCommand('layerlab.openRunChart'), gen);
+    assert.deepEqual(mock.quickPickCalls[0].items.map((i) => i.label), ['sweep · mmlu-short · stories260K · loglik', 'sweep · mmlu-short · stories260K · generate ≤8 tokens']);
+    assert.match(mock.quickPickCalls[0].items[1].description!, /^partial /);
+    assert.deepEqual(charts.opened, [['openChart', gen]]);
     assert.deepEqual(mock.openedDocuments, [], 'no text editor');
     // From the Runs view: the node's file, no question.
     await vscode.commands.executeCommand('layerlab.openRunChart', { id: 'r', kind: 'run', label: 'x', resourcePath: '/r.json' });
@@ -368,25 +689,27 @@ describe('commands', () => {
     mock.messageAnswers = ['Open Run File'];
     assert.ok(await vscode.commands.executeCommand('layerlab.runDemo'));
     assert.match(mock.shown[0].message, /the chart did not open: d\.sweep\.x\.json: field results/);
-    await settle();
+    await settle(() => mock.openedDocuments.length > 0);
     assert.deepEqual(mock.openedDocuments, [run]);
   });
 
-  it('Save Hidden States offers Compute Directions on the new cache; its chart follows', async () => {
+  it('Save Hidden States offers Compute Directions on the new cache, through its form; its chart follows', async () => {
     const { s, client, charts } = setup({ models: ['a'], datasets: ['x.json'] });
     const cache = path.join(s.outputPath, 'hidden_states', 'a', 'x.safetensors');
     const stats = path.join(s.outputPath, 'hidden_states', 'a', 'x.directions.json');
     client.behaviour = async (job, _opts, params) =>
-      job === 'save-hidden-states' ? { cacheFile: cache, records: 1, hooks: [], resumedFrom: 0, alreadyComplete: false } : resultOf(job, params);
+      job === 'save-hidden-states' ? { cacheFile: cache, records: 1, hooks: ['blocks.0.hook_resid_post'], resumedFrom: 0, alreadyComplete: false, skipped: [], truncated: [] } : resultOf(job, params);
+    mock.quickPicks = [line('run'), line('run')];
     mock.messageAnswers = ['Compute Directions', 'Open Chart'];
     await vscode.commands.executeCommand('layerlab.saveHiddenStates');
-    assert.match(mock.shown[0].message, /hidden states of x\.json saved to \.layerlab\/output\/hidden_states\/a\/x\.safetensors/);
-    await settle();
+    assert.match(mock.shown[0].message, /hidden states of x\.json saved to \.layerlab\/output\/hidden_states\/a\/x\.safetensors \(1 hook points × 1 records\)/);
+    await settle(() => mock.shown.length > 1);
     assert.deepEqual(client.jobs.map((j) => j.job), ['save-hidden-states', 'compute-directions']);
+    assert.match(linesOf(formCalls()[1]).get('input:cache')!.description!, /chosen for this run$/, "the new cache fills Compute Directions' form");
     assert.deepEqual(client.jobs[1].params, { cache }, 'on the cache the first job named');
     assert.match(mock.shown[1].message, /directions computed from x\.safetensors/);
     assert.deepEqual(mock.shown[1].actions, ['Open Chart']);
-    await settle();
+    await settle(() => charts.opened.length > 0);
     assert.deepEqual(charts.opened, [['openChart', stats]], "the statistics file the job's result names");
   });
 
@@ -394,45 +717,46 @@ describe('commands', () => {
     const { s, client, charts } = setup({ caches: ['a.safetensors', 'b.safetensors'] });
     const dir = path.join(s.outputPath, 'hidden_states');
     write(path.join(dir, 'a.directions.json'), {});
-    write(path.join(dir, 'a.directions.safetensors'), 'x');
     const node = (f: string) => ({ id: f, kind: 'cacheEntry' as const, label: f, resourcePath: path.join(dir, f) });
     assert.equal(await vscode.commands.executeCommand('layerlab.chartDirections', node('a.safetensors')), path.join(dir, 'a.directions.json'));
     assert.deepEqual(charts.opened, [['openDirectionChart', path.join(dir, 'a.directions.json')]]);
     assert.equal(client.jobs.length, 0);
 
     mock.messageAnswers = ['Compute Directions'];
+    mock.quickPicks = [line('run')];
     assert.equal(await vscode.commands.executeCommand('layerlab.chartDirections', node('b.safetensors')), undefined);
     assert.match(mock.shown[0].message, /no directions have been computed from b\.safetensors yet/);
-    await settle();
+    await settle(() => charts.opened.length > 1);
     assert.deepEqual(client.jobs.map((j) => [j.job, j.params]), [['compute-directions', { cache: path.join(dir, 'b.safetensors') }]]);
     assert.deepEqual(charts.opened[1], ['openDirectionChart', path.join(dir, 'b.directions.json')], 'the chart opens once computed');
     assert.equal(mock.shown.length, 1, 'no second offer');
 
-    // From the palette: the caches to choose from leave the directions files out.
-    mock.quickPicks = [(items: { label: string }[]) => items.find((i) => i.label === 'a.safetensors')];
+    // From the palette: the caches to choose from, labelled by dataset and model, leave the directions files out.
+    write(path.join(dir, 'a.directions.safetensors'), 'x');
+    mock.quickPickCalls = [];
+    mock.quickPicks = [(items: { label: string }[]) => items.find((i) => i.label.startsWith('a · '))];
     await vscode.commands.executeCommand('layerlab.chartDirections');
-    assert.deepEqual(mock.quickPickCalls[0].items.map((i) => i.label), ['a.safetensors', 'b.safetensors']);
+    assert.deepEqual(mock.quickPickCalls[0].items.map((i) => i.label), ['a · demo', 'b · demo', '$(folder-opened) Browse…']);
   });
 
-  it('a finished sweep or evaluation offers the chart of the run file its result names', async () => {
-    const { s, client, charts } = setup({ models: ['a'], datasets: ['x.json'], caches: ['c.safetensors'] });
+  it('a finished sweep or evaluation offers the chart of the run file its result names, and says its warnings', async () => {
+    const { s, client, charts } = setup({ models: ['a'], datasets: ['x.json'], caches: ['a/x.safetensors'] });
     const run = path.join(s.outputPath, 'runs', 'a', 'x.sweep.new.json');
     client.behaviour = async () => ({ runFile: run, lines: [], summaries: [], itemsPerSecond: 1, warnings: [] });
-    mock.quickPicks = ['post'];
-    mock.inputs = [null];
+    mock.quickPicks = [line('run')];
     mock.messageAnswers = ['Open Chart'];
     await vscode.commands.executeCommand('layerlab.sweep');
-    assert.deepEqual(client.jobs[0].params.scales, [0.1]);
-    assert.equal(client.jobs[0].params.withPostHook, true);
-    assert.match(mock.shown[0].message, /layer sweep finished: \.layerlab\/output\/runs\/a\/x\.sweep\.new\.json/);
-    await settle();
+    assert.equal(client.jobs[0].params.scales, undefined, "the sweep's own default scales");
+    assert.match(mock.shown[0].message, /layer sweep finished: \.layerlab\/output\/runs\/a\/x\.sweep\.new\.json\.$/);
+    await settle(() => charts.opened.length > 0);
     assert.deepEqual(charts.opened, [['openChart', run]]);
 
-    mock.quickPicks = ['post'];
-    mock.inputs = [null, null];
+    client.behaviour = async () => ({ runFile: run, lines: [], summaries: [], itemsPerSecond: 1, warnings: ['the directions in d were computed from another model (hash abc…, this model def…)'] });
+    mock.quickPicks = [line('run')];
     mock.messageAnswers = ['Open Chart'];
     await vscode.commands.executeCommand('layerlab.evaluate');
-    await settle();
+    assert.match(mock.shown[1].message, /evaluation finished: .*\. Warning: the directions in d were computed from another model/);
+    await settle(() => charts.opened.length > 1);
     assert.deepEqual(charts.opened[1], ['openChart', run]);
   });
 });

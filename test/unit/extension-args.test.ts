@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { batchSizeOf, middleLayer, modelRef, parseLayerList, parseScale } from '../../extension/jobParams';
+import { openForm, paramsOf, settingsValues } from '../../extension/jobForm';
+import { middleLayer, modelRef, parseLayerList } from '../../extension/jobParams';
 import { outputFolders, resolveSettings } from '../../extension/settings';
 import { runtimeCommand } from '../../extension/spawn';
 import { cliLine, defaultOf, parseArgv } from '../../runtime/protocol/argv';
@@ -18,13 +19,17 @@ describe('palette params', () => {
 
   it("the batch size setting overrides a job's default only when set, so the palette and the CLI agree by default", () => {
     const settingsDefault = resolveSettings({}, '/ws');
-    const save = saveHiddenStatesJob.params.parse({ model: 'm', dataFilePath: 'd.json', ...batchSizeOf('dataBatchSize', settingsDefault) });
-    const cli = parseArgv(saveHiddenStatesJob, ['--model', 'm', '--data_file_path', 'd.json']);
+    const form = (job: 'save-hidden-states' | 'evaluate', s = settingsDefault) =>
+      openForm(job, { settings: settingsValues(job, s, outputFolders(s)), offered: { model: { value: 'm', origin: 'given' } } });
+    const save = saveHiddenStatesJob.params.parse({ ...paramsOf(form('save-hidden-states')), dataFilePath: 'd.json' });
+    const cli = parseArgv(saveHiddenStatesJob, ['--model', 'm', '--data_file_path', 'd.json', '--provider', 'auto', '--output_path', '/ws/.layerlab/output/hidden_states']);
     assert.deepEqual(save, cli);
     assert.equal(save.dataBatchSize, 4);
-    assert.equal(evaluateJob.params.parse({ model: 'm', ...batchSizeOf('batchSize', settingsDefault) }).batchSize, 1);
-    assert.deepEqual(batchSizeOf('batchSize', resolveSettings({ batchSize: 8 }, '/ws')), { batchSize: 8 });
-    assert.equal(defaultOf(evaluateJob, 'scale'), 0.1, "the Scale prompt's default is the CLI's");
+    assert.equal(evaluateJob.params.parse(paramsOf(form('evaluate'))).batchSize, 1);
+    const eight = resolveSettings({ batchSize: 8, threads: 2 }, '/ws');
+    assert.deepEqual(settingsValues('evaluate', eight, outputFolders(eight)), { provider: 'auto', threads: 2, batchSize: 8, outputPath: '/ws/.layerlab/output/runs' });
+    assert.deepEqual(settingsValues('compute-directions', eight, outputFolders(eight)), {}, 'no model, no batches, no output folder: nothing from settings');
+    assert.equal(defaultOf(evaluateJob, 'scale'), 0.1, "the form's scale default is the CLI's");
   });
 
   it("the palette's evaluate params give the CLI twin the log shows, and it parses back to them", () => {
@@ -54,9 +59,6 @@ describe('palette params', () => {
     assert.match(parseLayerList('5-3') as string, /runs backwards/);
     assert.match(parseLayerList('2 4', 4) as string, /layer 4 does not exist: the model has blocks 0\.\.3/);
     assert.equal(middleLayer(132), 66, "the seed's layer 66 of huginn's 132 blocks");
-    assert.equal(parseScale(' 0.1 '), 0.1);
-    assert.match(parseScale('x') as string, /not a number/);
-    assert.match(parseScale('') as string, /not a number/);
   });
 });
 

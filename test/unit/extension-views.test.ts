@@ -9,7 +9,7 @@ import { FileAnswers } from '../../extension/fileAnswers';
 import { parseRecordQuery, recordDocumentText, recordQuery } from '../../extension/recordDocument';
 import { RuntimeRequestError } from '../../extension/runtimeClient';
 import { cacheFileNodes, cacheNodes, datasetNodes, formatBytes, modelNodes, RECORD_PAGE, runNodes } from '../../extension/treeData';
-import { CACHE_FILE_RE, countRecords, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
+import { CACHE_FILE_RE, countRecords, directionsPathOf, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from '../../extension/workspaceScan';
 import { directionPaths } from '../../runtime/analysis/directions';
 import type { DatasetInspection, ModelFacts, ModelInfo } from '../../runtime/protocol/requests';
 import type { CacheEntryInfo, RunFile } from '../../runtime/protocol/results';
@@ -145,11 +145,12 @@ describe('workspace scans', () => {
       ['unreadable', 'torn.json'],
     ]);
     const nodes = runNodes(runs);
-    assert.equal(nodes[0].label, 'sweep · demo-reason-mem');
+    assert.equal(nodes[0].label, 'sweep · demo-reason-mem · m');
     assert.equal(nodes[0].kind, 'run');
     assert.match(nodes[0].description!, /^R 50\.0% \/ M 25\.0% · /);
     assert.deepEqual(nodes[0].command, { command: 'layerlab.openRunChart', title: 'Open Run Chart', arguments: [path.join(dir, 'runs', 'demo', 'demo-reason-mem.sweep.0123456789.json')] });
-    assert.equal(nodes[1].label, 'evaluate · mmlu');
+    assert.equal(nodes[1].label, 'evaluate · mmlu · m');
+    assert.match(nodes[1].tooltip!, /\nscoring: generate ≤10 tokens\n/);
     assert.match(nodes[1].description!, /^partial 3\/10 · R 50\.0% \/ M 25\.0% · /);
     assert.equal(nodes[1].children?.[0].label, 'baseline');
     assert.equal(nodes[2].description, 'unreadable');
@@ -172,6 +173,7 @@ describe('workspace scans', () => {
   it('finds a cache’s direction statistics where compute-directions writes them', () => {
     for (const cache of ['/o/hidden_states/demo/demo-reason-mem.safetensors', '/o/x.y.safetensors']) {
       assert.equal(directionStatsPathOf(cache), directionPaths(cache).stats);
+      assert.equal(directionsPathOf(cache), directionPaths(cache).directions);
     }
     assert.ok(!CACHE_FILE_RE.test(path.basename(directionPaths('/o/a.safetensors').directions)));
   });
@@ -274,7 +276,8 @@ describe('tree nodes', () => {
     };
     const [n] = cacheNodes([entry]);
     assert.equal(n.kind, 'cacheEntry');
-    assert.equal(n.description, 'mmlu.safetensors · 30 rows · float32 · partial 10/30');
+    assert.equal(n.label, 'mmlu · unknown model', 'a cache that does not record its model says so');
+    assert.equal(n.description, 'mmlu.safetensors · blocks.0.hook_resid_post · 30 rows · float32 · partial 10/30');
     assert.equal(n.children?.[0].description, '[30, 64] float32 · 7.5 KB');
     assert.match(n.tooltip!, /model: \/m\/demo/);
   });
@@ -348,9 +351,25 @@ describe('status bar', () => {
     assert.equal(ready.text, '$(beaker) LayerLab: ready');
     assert.equal(ready.command, 'layerlab.selectModel', 'with no model, a click selects one');
     assert.equal(statusBarView({ state: 'ready', trusted: true, model: demoInfo('/m/demo') }).text, '$(beaker) LayerLab · CPU · demo');
-    const busy = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'evaluate', done: 1, total: 3, message: 'batch 1', rate: 2, etaSeconds: 1 } });
-    assert.equal(busy.text, '$(sync~spin) LayerLab 33% · CPU · demo');
-    assert.match(busy.tooltip, /busy \(evaluate: 1\/3 \(33%\), 2\.0\/s, ETA 1 s, batch 1\)/);
+    const busy = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'evaluate', model: '/m/demo', done: 1, total: 3, message: 'batch 1', rate: 2, etaSeconds: 1 } });
+    assert.equal(busy.text, '$(sync~spin) LayerLab 33% · 2.0/s · ETA 1 s · CPU · demo', 'progress with its rate and ETA');
+    assert.match(busy.tooltip, /busy\nJob: evaluate on \/m\/demo — 1\/3 \(33%\), 2\.0\/s, ETA 1 s, batch 1\nModel: \/m\/demo/);
+    const slow = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'sweep', model: '/m/demo', done: 2460, total: 9840, rate: 0.07, etaSeconds: 105_000 } });
+    assert.equal(slow.text, '$(sync~spin) LayerLab 25% · 0.1/s · ETA 29 h 10 min · CPU · demo');
+  });
+
+  it('during a job on another model, names the job’s model, not the one held before', () => {
+    // Demo was selected; the job names qwen, which the runtime is still opening.
+    const opening = statusBarView({ state: 'busy', trusted: true, model: demoInfo('/m/demo'), progress: { job: 'evaluate', model: '/m/qwen', done: 0, total: 0 } });
+    assert.equal(opening.text, '$(sync~spin) LayerLab · opening qwen');
+    assert.doesNotMatch(opening.text, /demo/);
+    assert.match(opening.tooltip, /Job: evaluate on \/m\/qwen\nOpening \/m\/qwen \(releasing \/m\/demo\)/);
+    // Once the runtime says it holds qwen (modelChanged), it is shown as loaded.
+    const running = statusBarView({ state: 'busy', trusted: true, model: { ...demoInfo('/m/qwen') }, progress: { job: 'evaluate', model: '/m/qwen', done: 1, total: 4 } });
+    assert.equal(running.text, '$(sync~spin) LayerLab 25% · CPU · qwen');
+    // A llama2.c job names its file; the status bar names the model as the Models view does.
+    const llama2c = statusBarView({ state: 'busy', trusted: true, progress: { job: 'save-hidden-states', model: '/m/stories260K/stories260K.bin', done: 0, total: 0 } });
+    assert.equal(llama2c.text, '$(sync~spin) LayerLab · opening stories260K');
   });
 
   it('turns red on a crash, and offers a restart once LayerLab gave up', () => {

@@ -17,9 +17,12 @@ import {
   heatDomain,
   heatmapTable,
   interventionsAtSlot,
+  mostlyUnparsed,
   pts,
   settingOf,
   slotOfIntervention,
+  unparsedHeavy,
+  unparsedWarning,
 } from '../../webview/model/run';
 import { fixtureDirections, fixtureRun } from '../helpers/runFixtures';
 
@@ -113,6 +116,22 @@ describe('run view: accuracy per layer', () => {
     const pb = v.series.find((s) => s.role === 'compare' && s.setting.key === pa.setting.key && s.subset === pa.subset)!;
     assert.equal(pa.colorIndex, pb.colorIndex);
     assert.equal(v.bands.length, 4);
+  });
+
+  it('overlaying a run keeps the shown run’s colours: settings only the compared run has get new ones', () => {
+    // B sweeps scales A does not have, and those sort before A's: they must not take A's colours.
+    const a = fixtureRun({ scales: [1, 2], randomControls: 1 });
+    const b = fixtureRun({ scales: [-8, -4, 1], randomControls: 1, seed: 3 });
+    const alone = buildRunView([{ role: 'primary', run: a }]);
+    const overlaid = buildRunView([
+      { role: 'primary', run: a },
+      { role: 'compare', run: b },
+    ]);
+    const colours = (v: ReturnType<typeof buildRunView>) => new Map(v.series.filter((s) => s.role === 'primary').map((s) => [s.id, s.colorIndex]));
+    assert.deepEqual(colours(overlaid), colours(alone));
+    const onlyB = overlaid.settings.filter((s) => s.setting.scale < 0);
+    const usedByA = new Set(alone.settings.map((s) => s.colorIndex));
+    assert.ok(onlyB.length > 0 && onlyB.every((s) => !usedByA.has(s.colorIndex)), 'B’s own settings take colours A does not use');
   });
 
   it('several directions files in one sweep are separate settings named by their tag', () => {
@@ -336,5 +355,40 @@ describe('direction view', () => {
 
   it('a hook without projections gives an empty histogram', () => {
     assert.deepEqual(projectionHistogram(stats, 'blocks.99.hook_resid_post', 'all').edges, []);
+  });
+});
+
+describe('unparsed answers', () => {
+  /** A run whose answers under `unparsedIds` were all unreadable (as a generation that never says "answer is"). */
+  function withUnparsed(unparsedIds: (id: string) => boolean): RunFile {
+    const r = fixtureRun({ layers: [0, 1], randomControls: 0 });
+    for (const res of r.results) {
+      if (!unparsedIds(res.intervention.id)) continue;
+      for (const subset of SUBSETS) {
+        const a = res.summary[subset];
+        res.summary[subset] = { ...a, correct: 0, accuracy: 0, unparsed: a.total };
+      }
+    }
+    return r;
+  }
+
+  it('a result is flagged when at least half its answers are unparsed', () => {
+    assert.equal(mostlyUnparsed({ unparsed: 5, total: 10 }), true);
+    assert.equal(mostlyUnparsed({ unparsed: 4, total: 10 }), false);
+    assert.equal(mostlyUnparsed({ unparsed: 0, total: 0 }), false);
+  });
+
+  it('a run whose answers are all unparsed says so, and says how to read them', () => {
+    const all = withUnparsed(() => true);
+    assert.deepEqual(unparsedHeavy(all).map((f) => f.interventionId), all.results.map((r) => r.intervention.id));
+    const total = all.results.reduce((n, r) => n + r.summary.reasoning.total + r.summary.memorization.total, 0);
+    assert.equal(
+      unparsedWarning(all),
+      `Mostly unparsed answers in every result: ${total} of ${total} answers had no readable answer and count as wrong, so these accuracies reflect the answer format, not the model. ` +
+        `To read them, raise --max_new_tokens (now ${all.spec.maxNewTokens}), try --lenient, or score by option log-probability (--scoring loglik).`,
+    );
+    const one = withUnparsed((id) => id === 'baseline');
+    assert.match(unparsedWarning(one)!, /^Mostly unparsed answers in 1 of 3 results \(baseline\)/);
+    assert.equal(unparsedWarning(fixtureRun()), null, 'a few unparsed answers (the fixtures have about 10%) are not flagged');
   });
 });

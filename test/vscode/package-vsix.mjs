@@ -88,6 +88,8 @@ export async function packageVsix({ target = 'linux-x64', out } = {}) {
     'extension/node_modules/onnxruntime-node/dist/index.js',
     `extension/node_modules/onnxruntime-node/bin/napi-v6/${dir}/onnxruntime_binding.node`,
     'extension/node_modules/onnxruntime-common/dist/cjs/index.js',
+    // The walkthrough's pages, as package.json names them.
+    ...JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).contributes.walkthroughs.flatMap((w) => w.steps.map((s) => `extension/${s.media.markdown}`)),
   ];
   const missing = need.filter((n) => !entries.includes(n));
   const otherPlatforms = entries.filter((e) => e.includes('/onnxruntime-node/bin/') && !e.includes(`/napi-v6/${dir}/`));

@@ -14,7 +14,15 @@
 //    and run; reloads the window (Developer: Reload Window) and checks the panel serializer
 //    restores the chart; closes it and opens it again with "LayerLab: Open Run Chart", then
 //    opens the cache's "LayerLab: Chart Direction Quality"; screenshots go to test-output/vscode/;
-// 5. runs the mocha suite (test/vscode/suite) inside code-server's extension host through the
+// 5. drives the job forms as a researcher would, in the dark and the light theme: highlights a
+//    dataset, opens "Save Hidden States" from the palette (the form states the highlighted dataset
+//    and asks), sets --data_name under "More options…" and the hook points to "pre", runs it and
+//    checks the cache holds exactly the blocks' inputs; opens "Evaluate Accuracy with
+//    Intervention", adds the baseline and log-likelihood scoring, runs it and checks the run file;
+//    runs it again scored by generation (the form remembers the rest) and checks the Runs view
+//    tells the two apart; opens the walkthrough and presses a step's button; kills the runtime and
+//    checks the message says it restarts and what was lost (screenshots 10-… to 19-…);
+// 6. runs the mocha suite (test/vscode/suite) inside code-server's extension host through the
 //    extensionTestsPath payload, against the installed extension.
 // Exits 0 when everything passed, 1 with the reason otherwise; skips (exit 0) only when Chromium
 // is not installed.
@@ -280,6 +288,9 @@ async function main() {
       await page.close();
     });
 
+    // ---- The job forms as a researcher uses them, in the dark theme and then the light one.
+    await phase('job forms, walkthrough and crash message from the palette', () => paletteFlows(browser, base, uiWorkspace, extensionDir, (p) => (failurePage = p)));
+
     // ---- The mocha suite inside code-server's extension host, against the installed extension.
     await phase('mocha suite in code-server', async () => {
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
@@ -377,6 +388,217 @@ async function runFromPalette(page, command) {
       if (Date.now() > deadline) fail(`"${command}" is not in the command palette after 60 s`);
     }
   }
+}
+
+
+/** Names of the tensors in a safetensors file (its header only). */
+function safetensorsNames(file) {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    fs.readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    const buf = Buffer.alloc(n);
+    fs.readSync(fd, buf, 0, n, 8);
+    return Object.keys(JSON.parse(buf.toString('utf8'))).filter((k) => k !== '__metadata__');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Waits for a quick pick titled `title` (a job form's or a picker's), then returns its rows' texts. */
+async function quickPickTitled(page, title) {
+  const widget = page.locator('.quick-input-widget');
+  await widget.locator('.quick-input-title', { hasText: title }).waitFor({ timeout: 30_000 });
+  await widget.locator('.monaco-list-row').first().waitFor({ timeout: 15_000 });
+  return widget.locator('.monaco-list-row').allInnerTexts();
+}
+
+/** Types `filter` into the open quick pick and picks the first row containing `row`. */
+async function pickRow(page, filter, row = filter) {
+  const input = page.locator('.quick-input-widget input');
+  await input.fill(filter);
+  const item = page.locator('.quick-input-widget .monaco-list-row', { hasText: row }).first();
+  await item.waitFor({ timeout: 15_000 });
+  await item.click();
+}
+
+/** The rows of the open quick pick that match `filter`, as a user typing it sees them. */
+async function filteredRows(page, filter) {
+  await page.locator('.quick-input-widget input').fill(filter);
+  await page.waitForTimeout(300);
+  return page.locator('.quick-input-widget .monaco-list-row').allInnerTexts();
+}
+
+/** Types `value` into the open input box and accepts it. */
+async function typeInput(page, value) {
+  const input = page.locator('.quick-input-widget input');
+  await page.locator('.quick-input-widget .quick-input-message').waitFor({ timeout: 15_000 });
+  await input.fill(value);
+  await input.press('Enter');
+}
+
+async function setTheme(page, name) {
+  await runFromPalette(page, 'Preferences: Color Theme');
+  await pickRow(page, name);
+  await page.waitForTimeout(500);
+}
+
+/**
+ * The researcher's path through the job forms (README "In VS Code"), on the workspace the demo
+ * filled: every form is driven through the quick input as a user types, and every claim is
+ * checked on what the job wrote.
+ */
+async function paletteFlows(browser, base, ws, extensionDir, setFailurePage) {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  setFailurePage(page);
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
+  await page.locator('.monaco-workbench .statusbar').waitFor({ timeout: 60_000 });
+  await runFromPalette(page, 'View: Show LayerLab');
+  const rowOf = (pane, text) => paneOf(page, pane).locator('.monaco-list-row', { hasText: text }).first();
+  const cacheDir = path.join(ws, '.layerlab', 'output', 'hidden_states', 'demo');
+  const runsDir = path.join(ws, '.layerlab', 'output', 'runs', 'demo');
+
+  // 1. A highlighted dataset pre-fills Save Hidden States' form; the form asks before running.
+  await rowOf('Datasets', 'demo-reason-mem.json').click();
+  await runFromPalette(page, 'LayerLab: Save Hidden States');
+  let rows = await quickPickTitled(page, 'LayerLab: Save Hidden States');
+  const datasetRow = rows.find((r) => /^\s*Dataset/.test(r)) ?? '';
+  if (!/demo-reason-mem\.json.*highlighted in the view/s.test(datasetRow)) fail(`the form does not state the highlighted dataset: ${JSON.stringify(rows)}`);
+  await page.screenshot({ path: path.join(OUT, '10-form-save-hidden-states-dark.png') });
+  // --data_name under More options (so the demo's cache stays as it is), then the hook points.
+  await pickRow(page, 'More options');
+  await quickPickTitled(page, 'LayerLab: more options');
+  await pickRow(page, '--data_name');
+  await typeInput(page, 'demo-pre');
+  await quickPickTitled(page, 'LayerLab: Save Hidden States');
+  await pickRow(page, '--hooks');
+  await quickPickTitled(page, '--hooks');
+  await page.screenshot({ path: path.join(OUT, '11-form-hooks-dark.png') });
+  await pickRow(page, 'pre', 'every block’s input');
+  rows = await quickPickTitled(page, 'LayerLab: Save Hidden States');
+  if (!rows.some((r) => /--hooks.*pre/s.test(r))) fail(`the form does not show the hook choice: ${JSON.stringify(rows)}`);
+  await page.screenshot({ path: path.join(OUT, '12-form-save-hidden-states-set-dark.png') });
+  await pickRow(page, 'Run Save Hidden States');
+  const cache = path.join(cacheDir, 'demo-pre.safetensors');
+  await waitFor(`the cache ${cache}`, () => fs.existsSync(cache), 120_000);
+  const names = safetensorsNames(cache).sort();
+  // The demo model (the organism) has 4 blocks.
+  if (JSON.stringify(names) !== JSON.stringify([0, 1, 2, 3].map((b) => `blocks.${b}.hook_resid_pre`))) fail(`the cache holds ${names}, not the blocks' inputs chosen in the form`);
+  await page.locator('.notifications-toasts', { hasText: 'hidden states of demo-reason-mem.json saved' }).waitFor({ timeout: 60_000 });
+  await page.keyboard.press('Escape');
+
+  // 2. Evaluate with the baseline and log-likelihood scoring; the status bar during the job.
+  const before = fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : [];
+  await runFromPalette(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  await quickPickTitled(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  await pickRow(page, '--with_baseline');
+  await quickPickTitled(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  await pickRow(page, '--scoring');
+  await quickPickTitled(page, '--scoring');
+  await pickRow(page, 'loglik');
+  rows = await quickPickTitled(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  // The Run line states the CLI twin of what will run (the list shows only its first rows).
+  for (const want of [/^\s*Run Evaluate.*--scoring loglik.*--with_baseline/s, /Hidden-state cache.*demo-reason-mem · demo/s]) {
+    if (!rows.some((r) => want.test(r))) fail(`the Evaluate form lacks ${want}: ${JSON.stringify(rows)}`);
+  }
+  await page.screenshot({ path: path.join(OUT, '13-form-evaluate-dark.png') });
+  await pickRow(page, 'Run Evaluate');
+  const newRun = () => (fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((f) => /\.evaluate\./.test(f) && !before.includes(f)) : []);
+  const statusItem = page.locator('.statusbar-item', { hasText: 'LayerLab' }).first();
+  const busy = await waitFor('the status bar during the job', async () => {
+    const t = (await statusItem.innerText().catch(() => '')).replace(/\s+/g, ' ');
+    return /%|opening/.test(t) ? t : newRun().length ? 'finished before it was seen' : undefined;
+  }, 120_000, 100);
+  console.log(`[vscode-e2e] status bar during Evaluate: ${busy}`);
+  await page.screenshot({ path: path.join(OUT, '14-evaluate-running-dark.png') });
+  const evalFile = await waitFor('the evaluate run file', () => {
+    const f = newRun()[0];
+    try {
+      return f && JSON.parse(fs.readFileSync(path.join(runsDir, f), 'utf8')).complete ? path.join(runsDir, f) : undefined;
+    } catch {
+      return undefined;
+    }
+  }, 180_000);
+  const evaluated = JSON.parse(fs.readFileSync(evalFile, 'utf8'));
+  if (evaluated.spec.scoring !== 'loglik') fail(`the run was scored by ${evaluated.spec.scoring}, not loglik`);
+  if (!evaluated.results.some((r) => r.intervention.kind === 'none')) fail('the run has no baseline');
+  await page.locator('.notifications-toasts', { hasText: 'evaluation finished' }).waitFor({ timeout: 60_000 });
+
+  // 3. Again, scored by generation: the form remembers the baseline; the Runs view tells the two apart.
+  await runFromPalette(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  await quickPickTitled(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  rows = await filteredRows(page, '--scoring');
+  if (!rows.some((r) => /--scoring.*loglik · last used/s.test(r))) fail(`the form does not remember the last values: ${JSON.stringify(rows)}`);
+  await pickRow(page, '--scoring');
+  await quickPickTitled(page, '--scoring');
+  await pickRow(page, 'generate');
+  await quickPickTitled(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  await pickRow(page, '--max_new_tokens');
+  await typeInput(page, '4');
+  await quickPickTitled(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  await pickRow(page, 'Run Evaluate');
+  await waitFor('a second evaluate run, complete', () => {
+    const files = newRun();
+    try {
+      return files.length >= 2 && files.every((f) => JSON.parse(fs.readFileSync(path.join(runsDir, f), 'utf8')).complete);
+    } catch {
+      return false; // being replaced
+    }
+  }, 180_000);
+  await rowOf('Runs', 'generate ≤4 tokens').waitFor({ timeout: 30_000 });
+  const runRows = (await paneOf(page, 'Runs').locator('.monaco-list-row').allInnerTexts()).map((r) => r.split('\n')[0]);
+  const evalRows = runRows.filter((r) => r.startsWith('evaluate · demo-reason-mem · demo'));
+  if (evalRows.length !== 2 || evalRows[0] === evalRows[1]) fail(`the Runs view does not tell the two evaluations apart: ${JSON.stringify(runRows)}`);
+  console.log(`[vscode-e2e] Runs view: ${JSON.stringify(runRows)}`);
+  await page.screenshot({ path: path.join(OUT, '15-runs-told-apart-dark.png') });
+
+  // 4. The walkthrough: its steps, and a step's button running its command.
+  await runFromPalette(page, 'Welcome: Open Walkthrough');
+  await pickRow(page, 'Get started with LayerLab');
+  await page.locator('.getting-started-step', { hasText: 'Open a real model' }).first().waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(OUT, '16-walkthrough-dark.png') });
+  await page.locator('.getting-started-step', { hasText: 'Open a real model' }).first().click();
+  await page.locator('.gettingStartedContainer .monaco-button', { hasText: 'Select Model' }).first().click();
+  rows = await quickPickTitled(page, 'LayerLab: model');
+  if (!rows.some((r) => /^demo/.test(r.trim()))) fail(`the walkthrough's Select Model button did not open the model picker: ${JSON.stringify(rows)}`);
+  await page.keyboard.press('Escape');
+
+  // 5. A runtime crash says what happened and what was lost.
+  // Only this code-server's runtime: its script lies in this run's own extensions folder.
+  const pids = spawnSync('pgrep', ['-f', path.join(extensionDir, 'dist', 'runtime.js')], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  if (pids.length === 0) fail('no runtime process to stop');
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  const toast = page.locator('.notifications-toasts', { hasText: 'stopped unexpectedly' }).first();
+  await toast.waitFor({ timeout: 30_000 });
+  const crashText = await toast.innerText();
+  if (!/killed by SIGKILL/.test(crashText) || !/restarting it/.test(crashText) || !/was unloaded/.test(crashText)) fail(`the crash message does not say what happened and what was lost: ${crashText}`);
+  await page.waitForTimeout(800); // the toast slides in
+  await page.screenshot({ path: path.join(OUT, '17-crash-message-dark.png') });
+
+  // 6. The same forms and walkthrough in the light theme.
+  await setTheme(page, 'Light Modern');
+  await runFromPalette(page, 'View: Close All Editors');
+  await runFromPalette(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  await quickPickTitled(page, 'LayerLab: Evaluate Accuracy with Intervention');
+  await page.screenshot({ path: path.join(OUT, '13-form-evaluate-light.png') });
+  await pickRow(page, 'More options');
+  await quickPickTitled(page, 'LayerLab: more options');
+  await page.screenshot({ path: path.join(OUT, '18-form-more-options-light.png') });
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Escape');
+  await runFromPalette(page, 'LayerLab: Save Hidden States');
+  await quickPickTitled(page, 'LayerLab: Save Hidden States');
+  await page.screenshot({ path: path.join(OUT, '10-form-save-hidden-states-light.png') });
+  await page.keyboard.press('Escape');
+  await runFromPalette(page, 'Welcome: Open Walkthrough');
+  await pickRow(page, 'Get started with LayerLab');
+  await page.locator('.getting-started-step', { hasText: 'Open a real model' }).first().waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(OUT, '16-walkthrough-light.png') });
+  await runFromPalette(page, 'View: Close All Editors');
+  await page.screenshot({ path: path.join(OUT, '15-runs-told-apart-light.png') });
+  await setTheme(page, 'Dark Modern');
+  await page.close();
 }
 
 main().then(

@@ -48,7 +48,7 @@ interface HeatDatum {
 }
 interface Drawn<D> {
   type: string;
-  datasets: { label: string; data: D[]; borderDash: number[]; borderColor: string; pointStyle: string }[];
+  datasets: { label: string; data: D[]; borderDash: number[]; borderColor: string; pointStyle: string | string[] }[];
   bands: { lo: number; hi: number; value: number; label: string; outline?: boolean }[];
   matrix: { col: number; row: number; color: string }[];
   xTicks: { value: number; label: string }[];
@@ -375,8 +375,19 @@ describe('run chart page (headless Chromium, real run files from the demo model)
         offered = items.map((x) => x.file ?? x.label);
         return items.find((x) => x.file === runs.sweepB);
       };
+      // A's colours before the overlay, by the interventions each line draws.
+      const colourOf = (c: Drawn<Datum>, role: string) =>
+        new Map(c.datasets.filter((d) => d.data[0]?.point.role === role).map((d) => [d.data.map((x) => x.point.interventionId).join('|'), d.borderColor]));
+      const alone = colourOf((await drawn<Datum>(s, 'accuracy-reasoning'))!, 'primary');
       await s.page.locator('#pick-compare').click();
       await waitUntil(s.page, `() => { const c = document.querySelector('[data-chart="accuracy-reasoning"] canvas'); const ch = c && window.LayerLabChart.getChart(c); return !!ch && ch.data.datasets.some((d) => d.label.startsWith('B: ')); }`);
+      assert.deepEqual(colourOf((await drawn<Datum>(s, 'accuracy-reasoning'))!, 'primary'), alone, "the overlay keeps run A's colours");
+      // The header says what differs: another model (demo seed 7); B swept no α, so it has half the controls.
+      const diffs = await inPage<string[][]>(s.page, `() => [...document.querySelectorAll('#compare-differences tr[data-aspect]')].map((r) => [...r.children].map((c) => c.textContent))`);
+      assert.deepEqual(diffs.map((d) => d[0]), ['model', 'interventions', 'random controls'], JSON.stringify(diffs));
+      assert.match(diffs[0]![1]!, new RegExp(`^demo-a \\(llama, ${A.spec.model.contentHash.slice(0, 8)}\\)$`));
+      assert.match(diffs[0]![2]!, new RegExp(`^demo-b \\(llama, ${B.spec.model.contentHash.slice(0, 8)}\\)$`));
+      assert.match(await s.page.locator('#compare-differences').innerText(), /A and B differ in model: their accuracies measure different things/);
       assert.ok(!offered.includes(runs.sweepA) && offered.includes(runs.sweepB), 'the shown run is not offered against itself');
       assert.equal(panel.compare, runs.sweepB);
       for (const subset of SUBSETS) {
@@ -411,6 +422,39 @@ describe('run chart page (headless Chromium, real run files from the demo model)
       noProblems(s);
     } finally {
       stub.quickPick = null;
+      await s.close();
+      panel.dispose();
+    }
+  });
+
+  it('a run whose answers are all unparsed is flagged, not drawn as a plain 0%: the header says why and the points are crosses', async () => {
+    // The generation run with every answer made unreadable, as a model that never says "the answer is".
+    const run = readRun(runs.evaluateA);
+    for (const r of run.results) {
+      for (const it of r.items) Object.assign(it, { parsed: null, correct: false, unparsed: true });
+      for (const subset of SUBSETS) {
+        const n = r.items.filter((x) => x.subset === subset).length;
+        r.summary[subset] = { correct: 0, total: n, unparsed: n, accuracy: 0, ci95: [0, 0.3] };
+      }
+    }
+    const file = path.join(scratch, 'runs', 'demo-a', 'demo.evaluate.unparsed.json');
+    fs.writeFileSync(file, JSON.stringify(run));
+    const { panel, s } = await show(file);
+    try {
+      const warning = await s.page.locator('#run-warnings li').first().innerText();
+      const total = run.results.reduce((a, r) => a + r.items.length, 0);
+      assert.match(warning, new RegExp(`^Mostly unparsed answers in every result: ${total} of ${total} answers had no readable answer and count as wrong`));
+      assert.match(warning, /raise --max_new_tokens \(now 12\), try --lenient, or score by option log-probability \(--scoring loglik\)/);
+      for (const subset of SUBSETS) {
+        const c = (await drawn<Datum>(s, `accuracy-${subset}`))!;
+        assert.ok(c.datasets.length > 0);
+        for (const d of c.datasets) assert.deepEqual(d.pointStyle, d.data.map(() => 'crossRot'), `${d.label}: drawn as crosses`);
+        assert.match(c.bands[0]!.label, /⚠ \d+ unparsed$/);
+        assert.match(await s.page.locator(`[data-chart="accuracy-${subset}"] .card-note`).innerText(), /mostly unparsed answers, counted as wrong/);
+      }
+      await s.page.locator('.page-header').screenshot({ path: path.join(OUTPUT_DIR, 'run-unparsed-header-dark.png') });
+      noProblems(s);
+    } finally {
       await s.close();
       panel.dispose();
     }

@@ -6,7 +6,7 @@
  */
 import type { ChartDataset, LegendItem, TooltipItem } from 'chart.js';
 import type { Subset } from '../../runtime/protocol/results';
-import { ROLE_TAG, pct, subsetTitle, type AccuracyPoint, type BaselineBand, type RunView } from '../model/run';
+import { mostlyUnparsed, ROLE_TAG, pct, subsetTitle, type AccuracyPoint, type BaselineBand, type RunView } from '../model/run';
 import { css, type Theme } from '../theme';
 import { bandLegendItems, type BandSpec } from './plugins';
 import { baseOptions, Chart, font, slotAxis } from './setup';
@@ -48,8 +48,9 @@ export function accuracyChart(canvas: HTMLCanvasElement, view: RunView, subset: 
       backgroundColor: stroke,
       pointBackgroundColor: compare ? css(t.background) : stroke,
       pointBorderColor: stroke,
-      pointStyle: compare ? 'triangle' : control ? 'rectRot' : 'circle',
-      pointRadius: compare ? 4 : 3,
+      // A result that is mostly unparsed answers is drawn as a cross: its accuracy is not one.
+      pointStyle: s.points.map((p) => (mostlyUnparsed(p) ? 'crossRot' : compare ? 'triangle' : control ? 'rectRot' : 'circle')),
+      pointRadius: s.points.map((p) => (mostlyUnparsed(p) ? 6 : compare ? 4 : 3)),
       pointHoverRadius: 6,
       borderWidth: control ? 1.5 : 2,
       borderDash: control ? [6, 4] : [],
@@ -59,7 +60,7 @@ export function accuracyChart(canvas: HTMLCanvasElement, view: RunView, subset: 
   const bands: BandSpec[] = view.bands
     .filter((b) => b.subset === subset)
     .map((b) => ({
-      label: `${tagged ? `${ROLE_TAG[b.role]}: ` : ''}baseline ${pct(b.accuracy)} (${b.correct}/${b.total})`,
+      label: `${tagged ? `${ROLE_TAG[b.role]}: ` : ''}baseline ${pct(b.accuracy)} (${b.correct}/${b.total})${mostlyUnparsed(b) ? ` ⚠ ${b.unparsed} unparsed` : ''}`,
       lo: b.lo,
       hi: b.hi,
       value: b.accuracy,
@@ -124,7 +125,11 @@ export function accuracyChart(canvas: HTMLCanvasElement, view: RunView, subset: 
             },
             afterLabel: (item: TooltipItem<'line'>) => {
               const p = (item.raw as AccuracyDatum).point;
-              return [`95% CI ${pct(p.lo)}–${pct(p.hi)}`, `unparsed: ${p.unparsed}`, `click: list the ${p.total} items`];
+              return [
+                `95% CI ${pct(p.lo)}–${pct(p.hi)}`,
+                `unparsed: ${p.unparsed}${mostlyUnparsed(p) ? ' — mostly unparsed: counted wrong, not a measured accuracy' : ''}`,
+                `click: list the ${p.total} items`,
+              ];
             },
           },
         },

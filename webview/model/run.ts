@@ -183,7 +183,8 @@ function compareSettings(a: Setting, b: Setting): number {
 /**
  * Series per (run, subset, setting) over the layer slots of both runs, and a baseline band per
  * (run, subset). A random control takes the colour of the measured setting it controls, so the
- * dashed line sits beside the solid one it is the control of.
+ * dashed line sits beside the solid one it is the control of. Colours go to the first run's
+ * settings first: overlaying a second run never recolours the first one's lines.
  */
 export function buildRunView(runs: { role: RunRole; run: RunFile }[]): RunView {
   const all = runs.flatMap((r) => r.run.results);
@@ -198,15 +199,14 @@ export function buildRunView(runs: { role: RunRole; run: RunFile }[]): RunView {
   const labels = settingLabels(ordered);
   const colorOfControlled = new Map<string, number>();
   let nextColor = 0;
-  const settings = ordered.map((setting) => {
-    const ck = controlledKey(setting);
-    let colorIndex = colorOfControlled.get(ck);
-    if (colorIndex === undefined) {
-      colorIndex = nextColor++;
-      colorOfControlled.set(ck, colorIndex);
+  for (const { run } of runs) {
+    const own = [...new Map(run.results.map((r) => settingOf(r.intervention)).filter((s): s is Setting => !!s).map((s) => [s.key, s])).values()].sort(compareSettings);
+    for (const setting of own) {
+      const ck = controlledKey(setting);
+      if (!colorOfControlled.has(ck)) colorOfControlled.set(ck, nextColor++);
     }
-    return { setting, label: labels.get(setting.key)!, colorIndex };
-  });
+  }
+  const settings = ordered.map((setting) => ({ setting, label: labels.get(setting.key)!, colorIndex: colorOfControlled.get(controlledKey(setting))! }));
   const info = new Map(settings.map((s) => [s.setting.key, s]));
 
   const series: AccuracySeries[] = [];
@@ -238,6 +238,47 @@ export function buildRunView(runs: { role: RunRole; run: RunFile }[]): RunView {
     }
   }
   return { slots, settings, series, bands };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unparsed answers
+
+/**
+ * Share of unparsed answers from which a result is flagged: its accuracy then says more about
+ * the answer format (too few tokens, another phrasing) than about the model or the intervention.
+ */
+export const UNPARSED_FLAG_SHARE = 0.5;
+
+/** Whether an accuracy is mostly unparsed answers (counted as wrong). */
+export function mostlyUnparsed(a: Pick<Accuracy, 'unparsed' | 'total'>): boolean {
+  return a.total > 0 && a.unparsed / a.total >= UNPARSED_FLAG_SHARE;
+}
+
+export interface UnparsedFlag {
+  interventionId: string;
+  unparsed: number;
+  total: number;
+}
+
+/** The results of a run whose answers are mostly unparsed, over both subsets. */
+export function unparsedHeavy(run: RunFile): UnparsedFlag[] {
+  return run.results
+    .map((r) => ({ interventionId: r.intervention.id, unparsed: r.summary.reasoning.unparsed + r.summary.memorization.unparsed, total: r.summary.reasoning.total + r.summary.memorization.total }))
+    .filter(mostlyUnparsed);
+}
+
+/** What the run page says about a run's unparsed answers, or null when they are few. */
+export function unparsedWarning(run: RunFile): string | null {
+  const flags = unparsedHeavy(run);
+  if (flags.length === 0) return null;
+  const unparsed = flags.reduce((a, f) => a + f.unparsed, 0);
+  const total = flags.reduce((a, f) => a + f.total, 0);
+  const which = flags.length === run.results.length ? 'every result' : `${flags.length} of ${run.results.length} results (${flags.slice(0, 3).map((f) => f.interventionId).join(', ')}${flags.length > 3 ? ', …' : ''})`;
+  const cure =
+    run.spec.scoring === 'generate'
+      ? ` raise --max_new_tokens (now ${run.spec.maxNewTokens}), try --lenient, or score by option log-probability (--scoring loglik).`
+      : '';
+  return `Mostly unparsed answers in ${which}: ${unparsed} of ${total} answers had no readable answer and count as wrong, so these accuracies reflect the answer format, not the model.${cure ? ` To read them,${cure}` : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------

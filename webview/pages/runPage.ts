@@ -17,14 +17,17 @@ import {
   heatDomain,
   heatmapTable,
   interventionsAtSlot,
+  mostlyUnparsed,
   pct,
   resultById,
   ROLE_TAG,
   slotOfIntervention,
   subsetTitle,
+  unparsedWarning,
   type HeatCell,
   type Heatmap,
 } from '../model/run';
+import { runDifferences, runLabels } from '../../runtime/protocol/labels';
 import { readTheme, type Theme } from '../theme';
 import { ChartCard, type CardContext } from '../ui/chartCard';
 import { clear, h, select } from '../ui/dom';
@@ -133,17 +136,26 @@ export class RunPage {
     clear(this.header);
     const status = run.complete
       ? h('span', { class: 'badge ok' }, 'complete')
-      : h('span', { class: 'badge warn', title: 'The run is still going, or was cancelled or crashed; charts show what is done.' }, `partial: ${run.progress.done}/${run.progress.total} items`);
+      : h(
+          'span',
+          { class: 'badge warn', title: 'The file is not marked complete: the run is still going, or it was cancelled or crashed. Charts show the items done.' },
+          `partial: ${run.progress.done}/${run.progress.total} items`,
+        );
+    const measured = run.results.filter((r) => r.intervention.kind !== 'none').length;
+    const hasBaseline = run.results.some((r) => r.intervention.kind === 'none');
+    const interventions = `${measured} intervention${measured === 1 ? '' : 's'}${hasBaseline ? ' + baseline' : ', no baseline'}`;
     this.header.append(
       h('h1', {}, `${s.command === 'sweep' ? 'Sweep' : 'Evaluation'}: ${this.primary!.name}`, ' ', status),
       h(
         'p',
         { class: 'meta' },
-        `model ${baseName(s.model.path)} (${s.model.modelType}) · data ${s.data.name} · ${items} records (${s.split}) · scoring ${s.scoring} · ${run.results.length} interventions incl. baseline · ${run.provider} · ${new Date(run.createdAt).toLocaleString()}`,
+        `model ${baseName(s.model.path)} (${s.model.modelType}) · data ${s.data.name} · ${items} records (${s.split}) · scoring ${s.scoring} · ${interventions} · ${run.provider} · ${new Date(run.createdAt).toLocaleString()}`,
       ),
       h('p', { class: 'meta path' }, path),
     );
-    if (run.warnings?.length) this.header.append(h('ul', { class: 'warnings' }, ...run.warnings.map((w) => h('li', {}, w))));
+    const unparsed = unparsedWarning(run);
+    const warnings = [...(unparsed ? [unparsed] : []), ...(run.warnings ?? [])];
+    if (warnings.length) this.header.append(h('ul', { class: 'warnings', id: 'run-warnings' }, ...warnings.map((w) => h('li', {}, w))));
     const compareRow = h('div', { class: 'compare-row' });
     const pick = h('vscode-button', { id: 'pick-compare', secondary: true, icon: 'diff' }, this.compare ? 'Compare with another run…' : 'Compare with a run…');
     pick.addEventListener('click', () => this.channel.post({ type: 'pickCompare' }));
@@ -154,12 +166,35 @@ export class RunPage {
         this.channel.post({ type: 'clearCompare' });
         this.show(this.primary!, null);
       });
+      const names = runLabels([
+        { key: 'A', run: this.primary!.run },
+        { key: 'B', run: this.compare.run },
+      ]);
       compareRow.append(
-        h('span', { class: 'compare-legend' }, `A: ${this.primary!.name} (solid, filled) · B: ${this.compare.name} (hollow triangles, outlined band)`),
+        h('span', { class: 'compare-legend' }, `A: ${names.get('A')} (solid, filled) · B: ${names.get('B')} (hollow triangles, outlined band)`),
         clearBtn,
       );
     }
     this.header.append(compareRow);
+    if (this.compare) this.header.append(this.differences(this.primary!.run, this.compare.run));
+  }
+
+  /** What differs between the two runs, model and data first: a comparison across them is said to be one. */
+  private differences(a: RunFile, b: RunFile): HTMLElement {
+    const diffs = runDifferences(a, b);
+    if (diffs.length === 0) return h('p', { class: 'meta', id: 'compare-differences' }, 'A and B have the same setup: they differ only in when they ran.');
+    const fundamental = diffs.filter((d) => d.fundamental).map((d) => d.name);
+    return h(
+      'div',
+      { id: 'compare-differences', class: fundamental.length ? 'compare-diff warnings' : 'compare-diff' },
+      h('p', {}, fundamental.length ? `A and B differ in ${fundamental.join(' and ')}: their accuracies measure different things. Every difference:` : 'A and B differ in:'),
+      h(
+        'table',
+        { class: 'data-table' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), h('th', { scope: 'col' }, 'A'), h('th', { scope: 'col' }, 'B'))),
+        h('tbody', {}, ...diffs.map((d) => h('tr', { 'data-aspect': d.name }, h('th', { scope: 'row' }, d.name), h('td', {}, d.a), h('td', {}, d.b)))),
+      ),
+    );
   }
 
   private card(id: ChartId, title: string, description: string, parent: HTMLElement): ChartCard {
@@ -195,7 +230,16 @@ export class RunPage {
       c.chart = accuracyChart(c.canvas, view, subset, t, (p) => this.pick(p));
       c.setTable(accuracyTable(view, subset, names));
       const partial = view.series.some((s) => s.subset === subset && s.points.some((p) => !p.complete));
-      c.setNote(partial ? 'Some interventions are still being evaluated; their points count only the items done.' : '');
+      const points = [...view.series.filter((s) => s.subset === subset).flatMap((s) => s.points), ...view.bands.filter((b) => b.subset === subset)];
+      const unparsed = points.filter((p) => mostlyUnparsed(p)).length;
+      c.setNote(
+        [
+          unparsed ? `⚠ ${unparsed} of ${points.length} result${points.length === 1 ? '' : 's'} here (drawn ✕) are mostly unparsed answers, counted as wrong: read them as answer-format failures, not accuracy.` : '',
+          partial ? 'Partial run (still running, or cancelled or crashed): some points count only the items done.' : '',
+        ]
+          .filter(Boolean)
+          .join(' '),
+      );
     }
 
     clear(this.heatmapPanel);

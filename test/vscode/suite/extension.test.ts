@@ -61,9 +61,9 @@ describe('LayerLab in VS Code', () => {
 
     assert.deepEqual((await api.views.models.nodes()).map((n) => n.label), ['demo']);
     assert.deepEqual((await api.views.datasets.nodes()).map((n) => n.label), ['demo-reason-mem.json']);
-    assert.deepEqual((await api.views.runs.nodes()).map((n) => n.label), ['sweep · demo-reason-mem']);
+    assert.deepEqual((await api.views.runs.nodes()).map((n) => n.label), ['sweep · demo-reason-mem · demo']);
     const caches = await api.views.cache.nodes();
-    assert.deepEqual(caches.map((n) => n.label), ['demo-reason-mem']);
+    assert.deepEqual(caches.map((n) => n.label), ['demo-reason-mem · demo']);
     assert.equal(caches[0].children?.length, 4, 'four hook points');
     assert.equal(api.client.state, 'ready');
   });
@@ -84,9 +84,20 @@ describe('LayerLab in VS Code', () => {
     const m = api.client.model;
     assert.ok(m, 'a model is loaded');
     assert.equal(m.architecture, 'llama');
-    assert.equal(m.nBlocks, 2);
+    assert.equal(m.nBlocks, 4, 'the demo model is the organism');
     assert.equal(m.provider, 'cpu');
     assert.match((await api.views.models.nodes())[0].description ?? '', /· CPU · loaded$/);
+  });
+
+  it('a job from the palette waits in its form: closing the form runs nothing', async () => {
+    const runs = () => fs.readdirSync(path.join(ws, '.layerlab', 'output', 'runs', 'demo'));
+    const before = runs();
+    const pending = vscode.commands.executeCommand('layerlab.evaluate');
+    // The form is a quick pick: give it time to open, then close it as Escape would.
+    await new Promise((r) => setTimeout(r, 1500));
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.equal(await pending, undefined);
+    assert.deepEqual(runs(), before, 'no run was written');
   });
 
   it('cancelling a job stops it in the runtime', async () => {

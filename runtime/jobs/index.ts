@@ -9,6 +9,7 @@ import { demoHandler } from './demo';
 import { evaluateHandler, sweepHandler } from './evaluate';
 import { generateHandler } from './generate';
 import { infoHandler, inspectCacheHandler } from './info';
+import { logitLensHandler, projectionHandler, steerCompareHandler, steerVectorHandler, traceHandler } from './probe';
 import { saveHiddenStatesHandler } from './saveHiddenStates';
 
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
@@ -22,6 +23,11 @@ export const HANDLERS: JobHandlers = {
   generate: generateHandler,
   info: infoHandler,
   'inspect-cache': inspectCacheHandler,
+  trace: traceHandler,
+  'logit-lens': logitLensHandler,
+  projection: projectionHandler,
+  'steer-compare': steerCompareHandler,
+  'steer-vector': steerVectorHandler,
 };
 
 export type { JobContext, JobHandler } from './context';

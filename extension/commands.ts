@@ -21,6 +21,7 @@ import { RECORD_SCHEME, recordQuery } from './recordDocument';
 import type { TreeNodeData } from './treeData';
 import type { NodeTreeProvider } from './views';
 import { CACHE_FILE_RE, directionStatsPathOf, scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
+import { PROBE_COMMANDS, type ProbeCommandId } from './probeCommands';
 
 /** The palette commands, with their titles (package.json declares the same, category LayerLab). */
 export const PALETTE_COMMANDS = {
@@ -35,6 +36,8 @@ export const PALETTE_COMMANDS = {
   'layerlab.restartRuntime': 'Restart Runtime',
   'layerlab.showLog': 'Show Runtime Log',
   'layerlab.runDemo': 'Run Demo',
+  // Registered by ProbeCommands (probeCommands.ts).
+  ...PROBE_COMMANDS,
 } as const;
 
 /** Commands for view titles, context menus and item clicks (hidden from the palette). */
@@ -91,7 +94,7 @@ export class LayerLabCommands {
   constructor(private readonly d: CommandDeps) {}
 
   register(): vscode.Disposable[] {
-    const handlers: Record<CommandId, (arg?: Target) => Promise<unknown>> = {
+    const handlers: Record<Exclude<CommandId, ProbeCommandId>, (arg?: Target) => Promise<unknown>> = {
       'layerlab.saveHiddenStates': (a) => this.saveHiddenStates(a),
       'layerlab.computeDirections': (a) => this.computeDirections(a),
       'layerlab.evaluate': (a) => this.evaluate(a),
@@ -184,6 +187,16 @@ export class LayerLabCommands {
     const v = await vscode.window.showInputBox({ prompt, value, ignoreFocusOut: true, validateInput: validate });
     if (v === undefined) throw new Dismissed();
     return v;
+  }
+
+  /** The model a probing command runs (see model()); undefined when the user dismissed the choice. */
+  async chooseModel(): Promise<string | undefined> {
+    try {
+      return await this.model(undefined);
+    } catch (e) {
+      if (e instanceof Dismissed) return undefined;
+      throw e;
+    }
   }
 
   /** The model to use: given, selected in the Models view, chosen earlier, the only one, or asked. */

@@ -131,3 +131,55 @@ export const steerVectorResultSchema = z.object({
   warnings: z.array(z.string()),
 });
 export type SteerVectorResult = z.infer<typeof steerVectorResultSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Show Projection's diverging colour scale, shared by the editor decorations and the page
+
+/** Levels of colour on each side of zero. */
+export const PROJECTION_LEVELS = 5;
+
+/** The scale's half-width: the largest |value| (0 when all are 0). */
+export function projectionDomain(values: readonly number[]): number {
+  return values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+}
+
+/**
+ * A value's colour level: 0 (no colour) for 0, else ±1..±PROJECTION_LEVELS, the sign the
+ * value's, |level| = ⌈|value| / domain · levels⌉ (so the largest |value| gets the strongest).
+ */
+export function projectionLevel(value: number, domain: number): number {
+  if (!(domain > 0) || value === 0 || !Number.isFinite(value)) return 0;
+  const k = Math.min(PROJECTION_LEVELS, Math.max(1, Math.ceil((Math.abs(value) / domain) * PROJECTION_LEVELS - 1e-9)));
+  return value < 0 ? -k : k;
+}
+
+/**
+ * The theme colour of a level (package.json contributes each, with light, dark and high-contrast
+ * defaults, so a theme can restyle them): `layerlab.projection.positive3`, `…negative1`.
+ */
+export function projectionColorId(level: number): string {
+  if (level === 0 || !Number.isInteger(level) || Math.abs(level) > PROJECTION_LEVELS) throw new RangeError(`no colour for level ${level}`);
+  return `layerlab.projection.${level > 0 ? 'positive' : 'negative'}${Math.abs(level)}`;
+}
+
+/** The border colour of positions where a steering edit applied. */
+export const PROJECTION_EDITED_COLOR_ID = 'layerlab.projection.editedBorder';
+
+/** The CSS variable a webview sees a theme colour as (VS Code: dots become dashes). */
+export function themeColorVariable(colorId: string): string {
+  return `--vscode-${colorId.replace(/\./g, '-')}`;
+}
+
+/**
+ * The geometry of a small line chart of one value per layer (the hover chart of Show
+ * Projection, in the editor and on the page): a point per value inside width × height with
+ * `pad` around, and the y of zero. Zero is always inside the range.
+ */
+export function sparklineGeometry(values: readonly number[], width: number, height: number, pad = 4): { points: [number, number][]; zeroY: number } {
+  const lo = Math.min(0, ...values);
+  const hi = Math.max(0, ...values);
+  const span = hi - lo || 1;
+  const x = (i: number) => pad + (values.length > 1 ? (i * (width - 2 * pad)) / (values.length - 1) : (width - 2 * pad) / 2);
+  const y = (v: number) => pad + ((hi - v) * (height - 2 * pad)) / span;
+  return { points: values.map((v, i) => [x(i), y(v)]), zeroY: y(0) };
+}

@@ -383,22 +383,27 @@ export function siluGate(g: GraphBuilder, a: string, b: string): string {
  * The head: logits for the last `logits_count` positions only, [B, n, V], since with large
  * vocabularies the head over every position costs more memory (S·V floats) and time than most
  * blocks. `final` is the last residual [B,S,d], `finalNorm` the model's final norm, `head` names
- * the head matrix. Also the lens (LENS): the same norm and head applied to hidden-state rows fed
- * in, so a logit lens uses exactly the model's own weights, precision and ops.
+ * the head matrix. Also the lens (LENS): hidden-state rows fed in go through the same norm and
+ * head, so a logit lens uses exactly the model's own weights, precision and ops. Both share one
+ * MatMul (the rows are stacked under the tail's): a second MatMul over the head matrix would make
+ * ONNX Runtime hold a second pre-packed copy of it, the largest matrix of most models.
  */
 export function lmHead(ctx: ForwardContext, final: string, finalNorm: (x: string) => string, head: string, vocab: number): void {
   const { g } = ctx;
-  const normed = finalNorm(final);
+  const lensRows = g.input(LENS.input, 'float32', ['lens_rows', ctx.dModel]);
   g.scoped('lm_head', () => {
     const count = GRAPH_INPUTS.logitsCount;
-    const start = g.op('Neg', [count]);
-    const tail = g.op('Slice', [normed, start, g.constI64([Number.MAX_SAFE_INTEGER]), g.constI64([1])]); // [B,n,d]
-    const logits = g.op('Identity', [linear(g, tail, head)], {}, 'logits');
+    const max = g.constI64([Number.MAX_SAFE_INTEGER]);
+    const tail = g.op('Slice', [final, g.op('Neg', [count]), max, g.constI64([1])]); // [B,n,d]
+    const flat = g.op('Reshape', [tail, g.constI64([-1, ctx.dModel])]); // [B·n,d]
+    const rows = g.op('Concat', [flat, lensRows], { axis: 0 }); // [B·n+N,d]
+    const y = linear(g, finalNorm(rows), head); // [B·n+N,V]
+    const m = g.op('Shape', [flat], { start: 0, end: 1 }); // [1] = B·n
+    const axis0 = g.constI64([0]);
+    const logitsShape = g.op('Concat', [g.op('Shape', [tail], { start: 0, end: 2 }), g.constI64([vocab])], { axis: 0 });
+    const logits = g.op('Reshape', [g.op('Slice', [y, g.constI64([0]), m, axis0]), logitsShape], {}, 'logits');
     g.output(logits, 'float32', ['batch', 'logit_positions', vocab]);
-  });
-  g.scoped('lens', () => {
-    const rows = g.input(LENS.input, 'float32', ['lens_rows', ctx.dModel]);
-    const logits = g.op('Identity', [linear(g, finalNorm(rows), head)], {}, LENS.output);
-    g.output(logits, 'float32', ['lens_rows', vocab]);
+    const lens = g.op('Slice', [y, m, max, axis0], {}, LENS.output);
+    g.output(lens, 'float32', ['lens_rows', vocab]);
   });
 }

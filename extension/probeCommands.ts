@@ -105,9 +105,10 @@ export class ProbeCommands {
     return { editor, text: editor.document.getText(), start: 0 };
   }
 
+  /** The editor's selection, or a prompt typed in. */
   private async promptText(): Promise<string> {
-    const e = this.editorText();
-    if (e && e.text.trim() !== '' && !vscode.window.activeTextEditor!.selection.isEmpty) return e.text;
+    const editor = vscode.window.activeTextEditor;
+    if (editor && !editor.selection.isEmpty) return editor.document.getText(editor.selection);
     const v = await vscode.window.showInputBox({ prompt: 'Prompt', value: DEFAULT_PROMPT, ignoreFocusOut: true });
     if (v === undefined) throw new Dismissed();
     return v;

@@ -206,7 +206,19 @@ export const steerCompareHandler: JobHandler<'steer-compare'> = async (given, ct
     signal: ctx.signal,
   });
   ctx.progress(1, 1);
-  const { experiment: _e, out: _o, ...params } = p;
+  const { experiment: _e, out: _o, ...asRun } = p;
+  // Paths made absolute, so the run file runs again from any folder.
+  const abs = (f: string | undefined) => (f === undefined || f === '-' ? f : path.resolve(f));
+  const params = {
+    ...asRun,
+    ...(asRun.model !== undefined ? { model: abs(asRun.model) } : {}),
+    ...(asRun.modelsPath !== undefined ? { modelsPath: abs(asRun.modelsPath) } : {}),
+    ...(asRun.tokenizer !== undefined ? { tokenizer: abs(asRun.tokenizer) } : {}),
+    ...(asRun.promptFile !== undefined ? { promptFile: abs(asRun.promptFile) } : {}),
+    ...(asRun.steerVector !== undefined ? { steerVector: abs(asRun.steerVector) } : {}),
+    ...(asRun.steerPositive !== undefined ? { steerPositive: asRun.steerPositive.map((f) => abs(f)!) } : {}),
+    ...(asRun.steerNegative !== undefined ? { steerNegative: asRun.steerNegative.map((f) => abs(f)!) } : {}),
+  };
   const { text, spans } = tokenSpans(tokenizer, ids);
   const result: SteerCompareResult = {
     format: STEER_COMPARE_FORMAT,

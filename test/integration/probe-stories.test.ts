@@ -289,6 +289,23 @@ describe('trace, logit lens and steering on stories260K', { skip: stories.skip }
     assert.equal(r.diff.filter((x) => x.op !== 'removed').map((x) => x.text).join(''), r.steered.text);
     assert.equal(r.kl.length, base!.ids.length);
     assert.ok(r.kl.every((k) => k >= 0) && r.kl.some((k) => k > 0.01));
+    // The KL by hand from two traces of the prompt and the unsteered continuation: row k of each
+    // predicts continuation token k; KL(P_unsteered ‖ P_steered) = Σ p·(log p − log q).
+    const promptIds = opened.tokenizer.encode(params.prompt, { addBos: true });
+    const seq = [...promptIds, ...base!.ids.slice(0, -1)];
+    const plainOut = path.join(root, 'kl-plain.safetensors');
+    const steerOut = path.join(root, 'kl-steered.safetensors');
+    await jobs.run('trace', { model: M, ids: seq, logits: 'all', hooks: ['blocks.0.hook_resid_pre'], out: plainOut });
+    await jobs.run('trace', { model: M, ids: seq, logits: 'all', hooks: ['blocks.0.hook_resid_pre'], out: steerOut, steerHooks: params.steerHooks, steerPositive: params.steerPositive, steerNegative: params.steerNegative, steerStrength: params.steerStrength });
+    const [pl, sl] = [rows(plainOut, 'logits').data, rows(steerOut, 'logits').data];
+    r.kl.forEach((kl, k) => {
+      const row = promptIds.length - 1 + k;
+      const lp = logSoftmax(pl.subarray(row * 512, (row + 1) * 512));
+      const lq = logSoftmax(sl.subarray(row * 512, (row + 1) * 512));
+      let want = 0;
+      for (let v = 0; v < 512; v++) want += Math.exp(lp[v]!) * (lp[v]! - lq[v]!);
+      assert.ok(Math.abs(kl - want) <= 1e-5 * Math.max(1, want), `KL at token ${k}: ${kl} vs ${want}`);
+    });
     const again = await jobs.run('steer-compare', { experiment: out });
     const { runFile: _a, ...first } = r;
     const { runFile: _b, ...second } = again;

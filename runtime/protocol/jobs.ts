@@ -521,7 +521,7 @@ export const steerVectorJob = defineJob(
     from: path('the vector file: a directions file, safetensors, .npy or GGUF control vector').optional(),
     tensor: z.string().min(1).describe('use this tensor of --from for every hook').optional(),
     row: count(0, 'row of a 2-D tensor of --from').optional(),
-    positive: z.array(path('positive set')).min(1).describe('trace files or prompt files of the positive set (contrastive activation addition; needs --model for prompt files)').optional(),
+    positive: z.array(path('positive set')).min(1).describe('trace files or prompt files of the positive set (contrastive activation addition, measured on --model)').optional(),
     negative: z.array(path('negative set')).min(1).describe('the negative set of --positive').optional(),
     hooks: z.array(z.string().min(1)).min(1).describe('hook points written (default: every one the source has; GGUF: block outputs only)').optional(),
     out: path('the file written: .gguf (llama.cpp control vector: direction.<l> is added to the output of block l) or .safetensors (one tensor per hook point)'),

@@ -167,6 +167,17 @@ const SPECS: Record<DatasetKind, KindSpec> = {
       return r;
     },
   },
+
+  text: {
+    fields: 'text [, id]  (or a .txt file, one prompt per line)',
+    idField: 'id',
+    schema: z.object({ id: id.optional(), text: z.string().min(1, 'is empty') }).passthrough(),
+    toRecord(row, ctx) {
+      // The text is the whole prompt: the `{question}` template (the default for this kind)
+      // passes it on unchanged.
+      return { id: row.id !== undefined ? String(row.id) : String(ctx.index), question: row.text, options: [] };
+    },
+  },
 };
 
 /** "2,125" → "2125", "$18.00" → "18", "-3" → "-3"; null when not a number. */
@@ -218,6 +229,7 @@ export function detectKind(first: unknown, file: string): DatasetKind {
   if (has('prompt') && has('attribute')) return 'factual-recall';
   if (has('possible_answers') || (has('input') && has('output'))) return 'popqa';
   if (has('question') && typeof f.answer === 'string' && f.answer.includes('####')) return 'gsm8k';
+  if (has('text') && typeof f.text === 'string') return 'text';
   const seen = Object.keys(f).slice(0, 20).join(', ') || '(no fields)';
   throw new DatasetError({ file, index: 0 }, `cannot tell the dataset kind from the fields (${seen})`,
     `Pass --kind with one of: ${describeKinds()}.`);

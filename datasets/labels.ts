@@ -32,6 +32,8 @@ export function defaultLabelRule(kind: DatasetKind, firstRow?: RawRow): LabelRul
     case 'popqa':
     case 'factual-recall':
       return { kind: 'constant', label: 'memorization' };
+    case 'text':
+      return undefined;
   }
 }
 

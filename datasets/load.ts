@@ -46,7 +46,7 @@ export function buildDataset(table: RawTable, opts: Omit<LoadOptions, 'split' | 
   const rule = opts.labelRule === undefined
     ? defaultLabelRule(kind, rows[0])
     : typeof opts.labelRule === 'string' ? parseLabelRule(opts.labelRule) ?? undefined : opts.labelRule ?? undefined;
-  const base = path.basename(file).replace(/\.(jsonl|ndjson|json|parquet)$/i, '');
+  const base = path.basename(file).replace(/\.(jsonl|ndjson|json|parquet|txt)$/i, '');
   const ds: Dataset = {
     name: opts.name ?? (table.split ? `${base}:${table.split}` : base),
     file,

@@ -33,7 +33,9 @@ export const BARE_TEXT = 'Q: {question}\nA: ';
 /** How one option is written, everywhere (chat prompt, few-shot, {options}). */
 export const OPTION_LINE = '({letter}): {option}';
 export const OPTIONS_HEADER = 'Options are:';
-export const TEMPLATE_NAMES = ['seed-chat', 'bare'] as const;
+export const TEMPLATE_NAMES = ['seed-chat', 'bare', 'text'] as const;
+/** The prompt is the record's text as it is (plain-text datasets, traced and steered prompts). */
+export const TEXT_TEMPLATE: PromptTemplate = Object.freeze({ kind: 'user', template: '{question}', name: 'text' });
 
 export class PromptError extends Error {
   constructor(message: string) {
@@ -173,6 +175,7 @@ export function describeTemplate(t: PromptTemplate): TemplateSpec {
 export function parseTemplate(spec: string, opts: { chat?: boolean; system?: string } = {}): PromptTemplate {
   if (spec === 'seed-chat') return opts.system ? { kind: 'seed-chat', system: opts.system } : { kind: 'seed-chat' };
   if (spec === 'bare') return { kind: 'bare' };
+  if (spec === 'text') return { ...TEXT_TEMPLATE };
   if (!spec.includes('{')) {
     throw new PromptError(`unknown prompt template "${spec}"; use ${TEMPLATE_NAMES.map((n) => `"${n}"`).join(' or ')}, or a text with {question} (and optionally {options}, {answer})`);
   }

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 
-export type FileFormat = 'json' | 'jsonl' | 'parquet';
+/** `text`: a .txt file, one record `{"text": line}` per non-empty line. */
+export type FileFormat = 'json' | 'jsonl' | 'parquet' | 'text';
 
 /** Where in a dataset file a problem is; every part is optional except the file. */
 export interface DatasetErrorWhere {
@@ -108,6 +109,10 @@ export async function readTable(file: string, opts: ReadOptions = {}): Promise<R
     return { file, format, contentHash, rows: await readParquetRows(file, bytes) };
   }
   const text = decodeText(file, bytes, format, opts.encoding);
+  if (format === 'text') {
+    const { rows, lines } = textLines(text);
+    return { file, format, contentHash, rows, lines };
+  }
   if (format === 'jsonl') {
     const { rows, lines } = parseJsonl(file, text);
     return { file, format, contentHash, rows, lines };
@@ -123,6 +128,7 @@ function detectFormat(file: string, bytes: Uint8Array): FileFormat {
   if (ext === '.parquet') return 'parquet';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.json') return 'json';
+  if (ext === '.txt') return 'text';
   // Unknown extension: parquet files start with the magic "PAR1"; otherwise treat as JSON, which
   // falls back to JSONL when the text is one object per line.
   if (bytes.length >= 4 && String.fromCharCode(bytes[0]!, bytes[1]!, bytes[2]!, bytes[3]!) === 'PAR1') return 'parquet';
@@ -156,7 +162,7 @@ function decodeText(file: string, bytes: Buffer, format: FileFormat, encoding: T
     const prefix = stripBom(bytes.subarray(0, bad).toString('utf8'));
     const line = (prefix.match(/\n/g)?.length ?? 0) + 1;
     const column = prefix.length - (prefix.lastIndexOf('\n') + 1) + 1;
-    const index = format === 'jsonl' ? jsonlRecordAt(prefix) : jsonRecordAt(prefix);
+    const index = format === 'jsonl' || format === 'text' ? jsonlRecordAt(prefix) : jsonRecordAt(prefix);
     const shown = [...bytes.subarray(bad, bad + 4)].map((b) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`).join(' ');
     throw new DatasetError({ file, index, line, column },
       `is not valid UTF-8: byte offset ${bad} holds ${shown}${looksLatin1(bytes, bad) ? ' (the file looks like Latin-1 / Windows-1252 text)' : ''}`,
@@ -282,6 +288,22 @@ function parseJsonText(file: string, text: string): { value: unknown; jsonl?: un
     throw new DatasetError(where, `is not valid JSON (${msg})`,
       'Fix the syntax at that point, or, if the file has one JSON object per line, rename it to .jsonl.');
   }
+}
+
+/**
+ * One prompt per line of a .txt file (a trailing \r of CRLF files dropped; blank lines are not
+ * records). A prompt with a newline inside needs JSON or JSONL (`{"text": "…\n…"}`).
+ */
+function textLines(text: string): { rows: unknown[]; lines: number[] } {
+  const rows: unknown[] = [];
+  const lines: number[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return;
+    rows.push({ text: line });
+    lines.push(i + 1);
+  });
+  return { rows, lines };
 }
 
 function parseJsonl(file: string, text: string): { rows: unknown[]; lines: number[] } {

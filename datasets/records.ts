@@ -10,9 +10,12 @@ export const SUBSETS: readonly Subset[] = ['reasoning', 'memorization'];
 export const TEXT_ENCODINGS = ['utf-8', 'utf-16le', 'utf-16be', 'latin1'] as const;
 export type TextEncoding = (typeof TEXT_ENCODINGS)[number];
 
-/** The built-in dataset schemas (see kinds.ts). */
-export type DatasetKind = 'mmlu-pro' | 'reason-mem' | 'gsm8k' | 'popqa' | 'factual-recall';
-export const DATASET_KINDS: readonly DatasetKind[] = ['mmlu-pro', 'reason-mem', 'gsm8k', 'popqa', 'factual-recall'];
+/**
+ * The built-in dataset schemas (see kinds.ts). `text` is plain prompts (a `{"text": …}` record,
+ * or a line of a .txt file): no options, answer or label, for tracing and steering.
+ */
+export type DatasetKind = 'mmlu-pro' | 'reason-mem' | 'gsm8k' | 'popqa' | 'factual-recall' | 'text';
+export const DATASET_KINDS: readonly DatasetKind[] = ['mmlu-pro', 'reason-mem', 'gsm8k', 'popqa', 'factual-recall', 'text'];
 
 export interface QARecord {
   /** Stable id (question_id, _ukey, PopQA id, known_id, or the position): unique within the dataset. */

@@ -25,6 +25,7 @@ import type { NodeTreeProvider } from './views';
 import { directionStatsPathOf, scanHiddenStateFiles, scanRuns } from './workspaceScan';
 
 export { type ViewName } from './jobPalette';
+import { PROBE_COMMANDS, type ProbeCommandId } from './probeCommands';
 
 /** The palette commands, with their titles (package.json declares the same, category LayerLab). */
 export const PALETTE_COMMANDS = {
@@ -39,6 +40,8 @@ export const PALETTE_COMMANDS = {
   'layerlab.restartRuntime': 'Restart Runtime',
   'layerlab.showLog': 'Show Runtime Log',
   'layerlab.runDemo': 'Run Demo',
+  // Registered by ProbeCommands (probeCommands.ts).
+  ...PROBE_COMMANDS,
 } as const;
 
 /** Commands for view titles, context menus and item clicks (hidden from the palette). */
@@ -98,7 +101,7 @@ export class LayerLabCommands {
   }
 
   register(): vscode.Disposable[] {
-    const handlers: Record<CommandId, (arg?: Target) => Promise<unknown>> = {
+    const handlers: Record<Exclude<CommandId, ProbeCommandId>, (arg?: Target) => Promise<unknown>> = {
       'layerlab.saveHiddenStates': (a) => this.saveHiddenStates(a),
       'layerlab.computeDirections': (a) => this.computeDirections(a),
       'layerlab.evaluate': (a) => this.evaluate(a),
@@ -364,6 +367,16 @@ export class LayerLabCommands {
    * then reuses it instead of loading it again. The CLI twin is `layerlab info`. From a Models
    * node's menu it loads that model; from the palette it asks, offering the highlighted model first.
    */
+  /**
+   * The model a probing command (Steer & Compare, Show Projection, Logit Lens) runs: asked, with
+   * the selected model offered first; undefined when the user dismissed the choice.
+   */
+  async chooseModel(): Promise<string | undefined> {
+    const selection = this.d.selection('models');
+    const offered = this.d.workspaceState.get<string>(SELECTED_MODEL_KEY) ?? (selection?.kind === 'model' ? selection.resourcePath : undefined);
+    return this.palette.pickModel(offered);
+  }
+
   async selectModel(t?: Target): Promise<string> {
     const s = this.settings();
     const remembered = this.d.workspaceState.get<string>(SELECTED_MODEL_KEY);

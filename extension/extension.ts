@@ -7,10 +7,14 @@
  */
 import * as vscode from 'vscode';
 import type { DatasetInspection, ModelFacts } from '../runtime/protocol/requests';
+import type { ChartPageKind } from '../runtime/protocol/webview';
 import { ChartPanels } from './chartPanel';
 import { LayerLabCommands, type ChartOpener, type ViewName } from './commands';
 import { SELECTED_MODEL_KEY } from './jobPalette';
 import { FileAnswers } from './fileAnswers';
+import { ProbeCommands } from './probeCommands';
+import { ProbePanels } from './probePanels';
+import { ProjectionDecorations } from './projectionDecorations';
 import { modelRef } from './jobParams';
 import { statusBarView } from './presentation';
 import { parseRecordQuery, RECORD_SCHEME, recordDocumentText } from './recordDocument';
@@ -29,7 +33,7 @@ export interface LayerLabApi {
   settings(): LayerLabSettings | undefined;
   commands: LayerLabCommands;
   /** The chart panels open now: which page shows which file (for the VS Code test suites). */
-  charts(): { page: 'run' | 'directions'; file: string; title: string; visible: boolean }[];
+  charts(): { page: ChartPageKind; file: string; title: string; visible: boolean }[];
 }
 
 /** Seams for the unit tests (a fake runtime); VS Code always uses the defaults. */
@@ -42,6 +46,8 @@ export class LayerLab implements LayerLabApi, vscode.Disposable {
   readonly client: RuntimeClient;
   readonly views: Record<ViewName, NodeTreeProvider>;
   readonly commands: LayerLabCommands;
+  readonly probe: ProbeCommands;
+  readonly probePanels: ProbePanels;
   private readonly log: vscode.LogOutputChannel;
   private readonly chartPanels: ChartPanels;
   private readonly status: vscode.StatusBarItem;
@@ -123,6 +129,33 @@ export class LayerLab implements LayerLabApi, vscode.Disposable {
       charts,
     });
     this.disposables.push(...this.commands.register());
+
+    // Probing: Logit Lens, Show Projection (on the editor text) and Steer & Compare.
+    const decorations = this.own(new ProjectionDecorations());
+    let probe: ProbeCommands | undefined;
+    this.probePanels = this.own(
+      new ProbePanels(context, {
+        log: (level, message) => this.log[level](message),
+        compare: { run: (p) => probe!.compareRunner().run(p), pickVector: () => probe!.compareRunner().pickVector() },
+        modelFields: (model) => probe!.modelFields(model),
+        onProjectionLayer: (hook) => {
+          const i = decorations.current?.result.hooks.indexOf(hook) ?? -1;
+          if (i >= 0) decorations.setLayer(i);
+        },
+      }),
+    );
+    decorations.onLayerChange = (hook) => this.probePanels.projectionLayer(hook);
+    this.disposables.push(...this.probePanels.register());
+    probe = this.probe = new ProbeCommands({
+      client: this.client,
+      settings: () => this.settings(),
+      log: this.log,
+      workspaceState: context.workspaceState,
+      chooseModel: () => this.commands.chooseModel(),
+      panels: this.probePanels,
+      decorations,
+    });
+    this.disposables.push(...this.probe.register());
 
     this.watch();
     this.own(

@@ -36,3 +36,9 @@ export function parseLayerList(text: string, nBlocks?: number): number[] | strin
 export function middleLayer(nBlocks: number): number {
   return Math.floor(nBlocks / 2);
 }
+
+/** A number as typed in an input box, or what is wrong with it (for the box's validation). */
+export function parseScale(text: string): number | string {
+  const n = Number(text.trim());
+  return text.trim() !== '' && Number.isFinite(n) ? n : `'${text}' is not a number`;
+}

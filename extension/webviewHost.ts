@@ -14,7 +14,8 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import { z } from 'zod';
-import { MAX_EXPORT_CHARS, type ChartPageKind, type HostToWebview, type SaveMessage, type WebviewToHost } from '../runtime/protocol/webview';
+import { STEER_METHODS, STEER_NORMS, STEER_POSITIONS } from '../runtime/protocol/steering';
+import { CHART_VIEW_TYPES, MAX_EXPORT_CHARS, type ChartPageKind, type HostToWebview, type SaveMessage, type WebviewToHost } from '../runtime/protocol/webview';
 
 export type HostLog = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -68,8 +69,23 @@ export function pageHtml(o: { page: ChartPageKind; title: string; cspSource: str
 }
 
 /** What a page may send; anything else is logged and dropped. */
+const compareFormSchema = z.object({
+  prompt: z.string().max(200_000),
+  steerHooks: z.array(z.string().max(100)).min(1).max(1000),
+  steerMethod: z.enum(STEER_METHODS),
+  steerStrength: z.number().finite(),
+  steerTarget: z.number().finite(),
+  steerNorm: z.enum(STEER_NORMS),
+  steerPositions: z.enum(STEER_POSITIONS),
+  maxNewTokens: z.number().int().min(0).max(4096),
+});
+
 export const webviewMessageSchema: z.ZodType<WebviewToHost> = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready'), page: z.enum(['run', 'directions']) }),
+  z.object({ type: z.literal('ready'), page: z.enum(Object.keys(CHART_VIEW_TYPES) as [ChartPageKind, ...ChartPageKind[]]) }),
+  z.object({ type: z.literal('compareRun'), form: compareFormSchema }),
+  z.object({ type: z.literal('pickVector') }),
+  z.object({ type: z.literal('saveExperiment') }),
+  z.object({ type: z.literal('projectionLayer'), hook: z.string().max(100) }),
   z.object({ type: z.literal('pickCompare') }),
   z.object({ type: z.literal('clearCompare') }),
   z.object({

@@ -78,14 +78,22 @@ export interface SafetensorsFile {
 }
 
 /** Dtypes LayerLab writes (from fp32 data). */
-export type WritableDtype = 'F32' | 'F16' | 'BF16';
-const WRITABLE_DTYPES: readonly WritableDtype[] = ['F32', 'F16', 'BF16'];
+export type WritableDtype = 'F32' | 'F16' | 'BF16' | 'I32';
+const WRITABLE_DTYPES: readonly WritableDtype[] = ['F32', 'F16', 'BF16', 'I32'];
 
 export interface SafetensorsTensorInput {
   name: string;
-  dtype: WritableDtype;
+  dtype: Exclude<WritableDtype, 'I32'>;
   shape: number[];
   data: Float32Array;
+}
+
+/** An integer tensor (token ids), written as stored. */
+export interface SafetensorsIntTensorInput {
+  name: string;
+  dtype: 'I32';
+  shape: number[];
+  data: Int32Array;
 }
 
 function isDtype(s: unknown): s is SafetensorsDtype {
@@ -293,7 +301,7 @@ export function encodeSafetensorsHeader(
  * Writes a safetensors file with tensors in the given order, atomically (models/common/files.ts:
  * a crash never leaves a torn file). F32 data is written as is; F16 and BF16 are rounded from it.
  */
-export function writeSafetensors(file: string, tensors: SafetensorsTensorInput[], metadata?: Record<string, string>, opts?: AtomicWriteOptions): void {
+export function writeSafetensors(file: string, tensors: (SafetensorsTensorInput | SafetensorsIntTensorInput)[], metadata?: Record<string, string>, opts?: AtomicWriteOptions): void {
   writeFileAtomic(file, safetensorsContent(tensors, metadata), opts);
 }
 
@@ -301,7 +309,7 @@ export function writeSafetensors(file: string, tensors: SafetensorsTensorInput[]
  * The bytes of a safetensors file, as a writer for an open file (for writeFileAtomic or
  * writeFilesTogether when a safetensors file is committed together with another file).
  */
-export function safetensorsContent(tensors: SafetensorsTensorInput[], metadata?: Record<string, string>): (fd: number) => void {
+export function safetensorsContent(tensors: (SafetensorsTensorInput | SafetensorsIntTensorInput)[], metadata?: Record<string, string>): (fd: number) => void {
   for (const t of tensors) {
     const n = numel(t.shape);
     if (t.data.length !== n) throw new TypeError(`tensor ${t.name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
@@ -311,7 +319,7 @@ export function safetensorsContent(tensors: SafetensorsTensorInput[], metadata?:
     assertLittleEndianHost('(safetensors writer)');
     writeAllSync(fd, header);
     for (const t of tensors) {
-      const view = t.dtype === 'F32' ? t.data : t.dtype === 'F16' ? f32ArrayToF16(t.data) : f32ArrayToBf16(t.data);
+      const view = t.dtype === 'F32' || t.dtype === 'I32' ? t.data : t.dtype === 'F16' ? f32ArrayToF16(t.data) : f32ArrayToBf16(t.data);
       writeAllSync(fd, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
     }
   };

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { BuiltModel } from '../models/graph/build';
-import { EDIT_INPUTS, GRAPH_INPUTS, hookIndex, hookName, hookOutput, parseHookName, type GraphSpec } from '../models/graph/spec';
+import { EDIT_INPUTS, GRAPH_INPUTS, hookIndex, hookName, hookOutput, LENS, parseHookName, type GraphSpec } from '../models/graph/spec';
 import { OrtSession, type FeedValue, type OutputValue, type ProviderReport, type SessionOptions } from './ort/session';
 
 /** Which positions of the current input a read returns. */
@@ -16,14 +16,18 @@ export interface HookRead {
 }
 
 /**
- * `x ← x + scale·(x·d̂)·d̂ + add` at one hook point. `direction` must be unit length (the
- * directions module writes them so); `add` is the additive steering vector α·u.
+ * `x ← x + scale·(x·d̂)·d̂ + add + rot_θ(x)` at one hook point, every term from the unedited x.
+ * `direction` must be unit length (the directions module writes them so); `add` is the additive
+ * steering vector α·u; `rotate` is an angle θ in radians: x turned by θ within the plane of x and
+ * d̂, towards d̂, keeping ‖x‖ (models/graph/layers.ts hookPoint has the formula; the steering
+ * methods of runtime/protocol/steering.ts reduce to these terms).
  */
 export interface HookEdit {
   hook: string;
   scale?: number;
   direction?: Float32Array;
   add?: Float32Array;
+  rotate?: number;
 }
 
 /** Where edits apply in the current input: every position, or only the last one. */
@@ -45,6 +49,11 @@ export interface ForwardOptions {
    * the edits, all-zero when none are given, which leaves every output bit-identical.
    */
   forceEditGraph?: boolean;
+  /**
+   * Hidden-state rows [N·d] to put through the model's final norm and head in this pass (the
+   * logit lens, see LENS in models/graph/spec.ts); their logits come back as `lensLogits`.
+   */
+  lensRows?: Float32Array;
 }
 
 /** Per-row KV cache state after a forward pass; feed it back to continue the sequences. */
@@ -66,6 +75,8 @@ export interface ForwardResult {
   /** hook name → per-row values: [d] for last/mean, [len·d] for all (padding removed). */
   reads: Map<string, Float32Array[]>;
   kv: KvState;
+  /** [N·V] logits of the lens rows (only when lensRows were given). */
+  lensLogits?: Float32Array;
 }
 
 export class ModelInputError extends Error {
@@ -88,7 +99,7 @@ export class InstrumentedModel {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   /** All-zero edit inputs, allocated once: what a pass without edits feeds. */
-  private zeroEdits?: { scale: Float32Array; vectors: Float32Array };
+  private zeroEdits?: { scale: Float32Array; vectors: Float32Array; rotate: Float32Array };
 
   private constructor(
     readonly dir: string,
@@ -217,12 +228,19 @@ export class InstrumentedModel {
       parseHookName(r.hook, spec.nBlocks);
       fetch.add(hookOutput[r.positions](r.hook));
     }
+    const lensRows = opts.lensRows ?? new Float32Array(0);
+    if (lensRows.length % spec.dModel !== 0) throw new ModelInputError(`lens rows hold ${lensRows.length} values, not a multiple of d_model ${spec.dModel}`);
+    if (opts.lensRows) fetch.add(LENS.output);
     // ONNX Runtime needs at least one output; the smallest one serves.
     if (fetch.size === 0) fetch.add(hookOutput.last(hookName(0, 'hook_resid_pre')));
 
-    const session = await this.sessionFor(reads.some((r) => r.positions === 'all'));
-    if (session.inputNames.includes(EDIT_INPUTS.scale)) Object.assign(feeds, this.editFeeds(opts.edits ?? [], B, S, opts.editPositions ?? 'all'));
+    // A rotation (angular steering) is in the all-positions graph only (models/graph/layers.ts).
+    const rotates = (opts.edits ?? []).some((e) => (e.rotate ?? 0) !== 0);
+    const session = await this.sessionFor(rotates || reads.some((r) => r.positions === 'all'));
+    if (session.inputNames.includes(EDIT_INPUTS.scale)) Object.assign(feeds, this.editFeeds(opts.edits ?? [], B, S, opts.editPositions ?? 'all', session.inputNames.includes(EDIT_INPUTS.rotate)));
     else if (opts.edits?.length) throw new ModelInputError('this graph was built without edit inputs');
+    if (session.inputNames.includes(LENS.input)) feeds[LENS.input] = { type: 'float32', data: lensRows, dims: [lensRows.length / spec.dModel, spec.dModel] };
+    else if (opts.lensRows) throw new ModelInputError('this graph was built without the lens input');
     this.inFlight++;
     let out: Record<string, OutputValue>;
     try {
@@ -261,21 +279,23 @@ export class InstrumentedModel {
       mask,
       nextPos: tokens.map((t, b) => (past ? past.nextPos[b] : 0) + t.length),
     };
-    return { logits, reads: readMap, kv };
+    return { logits, reads: readMap, kv, ...(opts.lensRows ? { lensLogits: out[LENS.output].data } : {}) };
   }
 
-  private editFeeds(edits: HookEdit[], B: number, S: number, positions: EditPositions): Record<string, FeedValue> {
+  private editFeeds(edits: HookEdit[], B: number, S: number, positions: EditPositions, withRotation: boolean): Record<string, FeedValue> {
     const { spec } = this;
     const d = spec.dModel;
     const H = 2 * spec.nBlocks;
-    this.zeroEdits ??= { scale: new Float32Array(H), vectors: new Float32Array(H * d) };
+    this.zeroEdits ??= { scale: new Float32Array(H), vectors: new Float32Array(H * d), rotate: new Float32Array(H * 2) };
     const zero = this.zeroEdits;
     const anyScale = edits.some((e) => (e.scale ?? 0) !== 0);
     const anyDirection = edits.some((e) => e.direction !== undefined);
     const anyAdd = edits.some((e) => e.add !== undefined);
+    const anyRotate = edits.some((e) => (e.rotate ?? 0) !== 0);
     const scale = anyScale ? new Float32Array(H) : zero.scale;
     const direction = anyDirection ? new Float32Array(H * d) : zero.vectors;
     const add = anyAdd ? new Float32Array(H * d) : zero.vectors;
+    const rotate = anyRotate ? new Float32Array(H * 2) : zero.rotate;
     const seen = new Set<number>();
     for (const e of edits) {
       const { block, kind } = parseHookName(e.hook, spec.nBlocks);
@@ -285,6 +305,15 @@ export class InstrumentedModel {
       const s = e.scale ?? 0;
       if (!Number.isFinite(s)) throw new ModelInputError(`edit at ${e.hook}: scale ${s} is not finite`);
       if (s !== 0 && !e.direction) throw new ModelInputError(`edit at ${e.hook}: a non-zero scale needs a direction`);
+      const theta = e.rotate ?? 0;
+      if (!Number.isFinite(theta)) throw new ModelInputError(`edit at ${e.hook}: rotation ${theta} is not finite`);
+      if (theta !== 0 && !e.direction) throw new ModelInputError(`edit at ${e.hook}: a rotation needs a direction`);
+      if (theta !== 0 && !withRotation) throw new ModelInputError('this graph was built without the rotation input');
+      if (theta !== 0) {
+        // (cos θ − 1, sin θ), the first as −2·sin²(θ/2), which keeps its digits for small θ.
+        rotate[2 * h] = -2 * Math.sin(theta / 2) ** 2;
+        rotate[2 * h + 1] = Math.sin(theta);
+      }
       if (e.direction) {
         // Fed also with scale 0: the graph then multiplies it by 0, which must change nothing.
         checkVector(e.direction, d, `edit at ${e.hook}: direction`);
@@ -306,6 +335,7 @@ export class InstrumentedModel {
       [EDIT_INPUTS.direction]: { type: 'float32', data: direction, dims: [H, d] },
       [EDIT_INPUTS.add]: { type: 'float32', data: add, dims: [H, d] },
       [EDIT_INPUTS.mask]: { type: 'float32', data: mask, dims: [B, S] },
+      ...(withRotation ? { [EDIT_INPUTS.rotate]: { type: 'float32' as const, data: rotate, dims: [H, 2] } } : {}),
     };
   }
 }

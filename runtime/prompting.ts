@@ -2,17 +2,20 @@
  * From a dataset record to prompt token ids for a given model: the one place that decides
  * the template default and whether BOS is added (chat templates write their own BOS).
  */
-import { describeTemplate, parseTemplate, renderPrompt, type PromptTemplate } from '../datasets/prompts';
+import { describeTemplate, parseTemplate, renderPrompt, TEXT_TEMPLATE, type PromptTemplate } from '../datasets/prompts';
+import type { DatasetKind } from '../datasets/records';
 import type { QARecord } from '../datasets/records';
 import type { ModelTokenizer } from '../models/load';
 
 /**
- * `--template` as given, or the seed's chat prompt when the tokenizer has a chat template and
- * the paper's bare prompt otherwise (llama2.c models have none). Returns why, for the log.
+ * `--template` as given; for plain-text datasets the text itself; else the seed's chat prompt
+ * when the tokenizer has a chat template and the paper's bare prompt otherwise (llama2.c models
+ * have none). Returns why, for the log.
  */
-export function chooseTemplate(tokenizer: ModelTokenizer, flag?: string): { template: PromptTemplate; why: string } {
+export function chooseTemplate(tokenizer: ModelTokenizer, flag?: string, kind?: DatasetKind): { template: PromptTemplate; why: string } {
   const hasChat = typeof tokenizer.applyChatTemplate === 'function' && !!(tokenizer as { chatTemplate?: string }).chatTemplate;
   if (flag) return { template: parseTemplate(flag), why: `--template ${flag}` };
+  if (kind === 'text') return { template: { ...TEXT_TEMPLATE }, why: 'default for plain-text data: the text as it is' };
   return hasChat
     ? { template: { kind: 'seed-chat' }, why: "default: the seed's chat prompt (the tokenizer has a chat template)" }
     : { template: { kind: 'bare' }, why: 'default: bare "Q: …\\nA: " prompt (the tokenizer has no chat template)' };

@@ -4,6 +4,7 @@
  * draws when the host posts the files.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-icon/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
@@ -15,9 +16,10 @@ import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import '@vscode-elements/elements/dist/vscode-table-header/index.js';
 import '@vscode-elements/elements/dist/vscode-table-header-cell/index.js';
 import '@vscode-elements/elements/dist/vscode-table-row/index.js';
-import type { ChartPageKind, DirectionsPageState, HostToWebview, RunPageState } from '../runtime/protocol/webview';
+import type { ChartPageKind, ComparePageState, DirectionsPageState, HostToWebview, LensPageState, ProjectionPageState, RunPageState } from '../runtime/protocol/webview';
 import { applyThemeDefaults } from './charts/setup';
 import { DirectionsPage } from './pages/directionsPage';
+import { ComparePage, LensPage, ProjectionPage } from './pages/probePages';
 import { RunPage } from './pages/runPage';
 import { onThemeChange, readTheme } from './theme';
 import { h } from './ui/dom';
@@ -25,7 +27,7 @@ import { HostChannel } from './vscodeApi';
 
 const kind = (document.body.dataset.page ?? 'run') as ChartPageKind;
 const root = document.getElementById('app')!;
-let page: RunPage | DirectionsPage | null = null;
+let page: RunPage | DirectionsPage | LensPage | ProjectionPage | ComparePage | null = null;
 
 function showError(text: string): void {
   const existing = document.getElementById('load-error');
@@ -48,6 +50,18 @@ const channel = new HostChannel((m: HostToWebview) => {
       case 'showDirections':
         if (!(page instanceof DirectionsPage)) page = new DirectionsPage(root, channel, channel.state<DirectionsPageState>());
         page.show(m.directions);
+        break;
+      case 'showLens':
+        if (!(page instanceof LensPage)) page = new LensPage(root, channel, channel.state<LensPageState>());
+        page.show(m);
+        break;
+      case 'showProjection':
+        if (!(page instanceof ProjectionPage)) page = new ProjectionPage(root, channel, channel.state<ProjectionPageState>());
+        page.show(m);
+        break;
+      case 'showCompare':
+        if (!(page instanceof ComparePage)) page = new ComparePage(root, channel, channel.state<ComparePageState>());
+        page.show(m);
         break;
       case 'loadFailed':
         showError(`Cannot show ${m.path}: ${m.message}`);

@@ -133,8 +133,7 @@ export function buildHuginnGraph(c: HuginnConfig, opts: HuginnRunOptions, source
   x = g.scoped('ln_f_core', () => rmsNorm(g, s, g.weight('ln_f'), c.rmsNormEps));
   for (let i = 0; i < c.nCoda; i++) x = g.scoped(`coda${i}`, () => sandwichBlock(hc, blockKey('coda', i), l++, x));
   if (l !== huginnBlockCount({ ...c, numSteps: opts.numSteps })) throw new Error(`huginn graph: emitted ${l} blocks, expected ${huginnBlockCount({ ...c, numSteps: opts.numSteps })}`);
-  const final = x;
-  lmHead(ctx, g.scoped('ln_f', () => rmsNorm(g, final, g.weight('ln_f'), c.rmsNormEps)), 'lm_head', c.vocabSize);
+  lmHead(ctx, x, (h) => g.scoped('ln_f', () => rmsNorm(g, h, g.weight('ln_f'), c.rmsNormEps)), 'lm_head', c.vocabSize);
   return g.encode(`LayerLab instrumented huginn_raven decoder (num_steps ${opts.numSteps}, state ${opts.stateInit}, ${weights.precision} weights) for ${source}`);
 }
 

@@ -8,11 +8,12 @@
  * Node count matters: ONNX Runtime's session set-up grows faster than linearly with the number
  * of nodes (its allocation planner), and huginn at num_steps 32 unrolls 132 blocks. RMSNorm is
  * written in the exact form ORT fuses into one SimplifiedLayerNormalization, RoPE uses rotation
- * tables built once per pass, and a hook point's edit costs 7 nodes.
+ * tables built once per pass, and a hook point's edit costs 7 nodes (plus 19 for the rotation of
+ * angular steering in the all-positions graph, see beginForward).
  */
 import type { RopeStyle } from '../checkpoint';
 import { CAST_TO, MS_DOMAIN, type GraphBuilder } from './onnxGraph';
-import { EDIT_INPUTS, GRAPH_INPUTS, hookIndex, hookName, hookOutput, type HookKind } from './spec';
+import { EDIT_INPUTS, GRAPH_INPUTS, hookIndex, hookName, hookOutput, LENS, ROTATION_EPS, type HookKind } from './spec';
 
 /** Which form of a model's graph to emit. */
 export interface GraphForm {
@@ -30,7 +31,7 @@ export interface ForwardContext {
   /** [B, 1, S, T] additive attention bias: 0 where a query may attend a key, very negative elsewhere. */
   attnBias: string;
   /** Absent only in graphs built without edit inputs (tests compare against those). */
-  edit?: { project: string; apply: string; mask3: string; e2: string };
+  edit?: { project: string; apply: string; mask3: string; e2: string; rotation?: RotationTables };
   /** [B,1,S] weights of this pass's real positions, 1/count each: a MatMul with them is the mean. */
   meanWeights: string;
   /** Whether hook points are graph outputs at every position too. */
@@ -41,6 +42,18 @@ export interface ForwardContext {
 }
 
 const NEG = -1e30;
+
+/** Per-hook rotation inputs split once per pass: [H] (cos θ − 1) and [H] sin θ, and shared constants. */
+interface RotationTables {
+  cosMinus1: string;
+  sin: string;
+  /** Slice bounds that take column 0 (x·d̂) of the [B,S,2] projection. */
+  first: { starts: string; ends: string; axes: string };
+  /** A position is rotated only where ‖x⊥‖² > ROTATION_EPS·‖x‖² (the plane of x and d̂ exists). */
+  eps: string;
+  zero: string;
+}
+
 
 /**
  * Declares the graph inputs shared by all decoders and derives the per-pass values:
@@ -98,18 +111,40 @@ export function beginForward(
       const col = g.op('Unsqueeze', [direction, g.constI64([2])]); // [H,d,1]
       const project = g.op('Pad', [col, g.constI64([0, 0, 0, 0, 0, 1])]); // [H,d,2]
       const scaled = g.op('Mul', [g.op('Unsqueeze', [scale, g.constI64([1])]), direction]); // [H,d]
-      const apply = g.op('Concat', [g.op('Unsqueeze', [scaled, g.constI64([1])]), g.op('Unsqueeze', [add, g.constI64([1])])], { axis: 1 }); // [H,2,d]
-      return { project, apply, mask3: g.op('Unsqueeze', [editMask, g.constI64([-1])]), e2: g.constF32([0, 1], [2], 'e2') };
+      const rows = [g.op('Unsqueeze', [scaled, g.constI64([1])]), g.op('Unsqueeze', [add, g.constI64([1])])];
+      // The rotation (angular steering) costs 19 nodes per hook point, which slows ONNX Runtime's
+      // session set-up several times for deep unrolled models, so only the all-positions graph
+      // has it: the runtime swaps that graph in for a rotation as for a read at every position.
+      let rotation: RotationTables | undefined;
+      if (opts.allPositions) {
+        // A third row, d̂ itself, for the rotation's d̂ term (its coefficient is the third column
+        // of the per-position coefficients, see hookPoint).
+        rows.push(g.op('Unsqueeze', [direction, g.constI64([1])]));
+        const rotate = g.input(EDIT_INPUTS.rotate, 'float32', ['hooks', 2]);
+        rotation = {
+          cosMinus1: g.op('Gather', [rotate, g.scalarI64(0)], { axis: 1 }), // [H]
+          sin: g.op('Gather', [rotate, g.scalarI64(1)], { axis: 1 }), // [H]
+          first: { starts: g.constI64([0]), ends: g.constI64([1]), axes: g.constI64([-1]) },
+          eps: g.scalarF32(ROTATION_EPS),
+          zero: g.scalarF32(0),
+        };
+      }
+      const apply = g.op('Concat', rows, { axis: 1 }); // [H,2,d], or [H,3,d] with the rotation
+      return { project, apply, mask3: g.op('Unsqueeze', [editMask, g.constI64([-1])]), e2: g.constF32([0, 1], [2], 'e2'), ...(rotation ? { rotation } : {}) };
     });
   }
   return { ctx: { g, rope, attnBias, edit, meanWeights, allPositions: opts.allPositions, hooks: [], dModel: opts.dModel }, inputIds };
 }
 
 /**
- * A hook point on the residual stream `x` [B,S,d]. With edit inputs applies
- * `x ← x + mask·(scale·(x·d̂)·d̂ + add)` with this hook's row of the edit inputs; zero scale and
- * zero add make the correction exactly 0 and leave x bit-identical. Exposes the (edited) value as
- * outputs `blocks.l.kind.last` [B,d], `.mean` [B,1,d] and, in the all-positions graph,
+ * A hook point on the residual stream `x` [B,S,d]. With edit inputs applies, with this hook's
+ * row of the edit inputs and a = x·d̂,
+ *   `x ← x + mask·(scale·a·d̂ + add + rot(x))`,
+ * where rot(x) rotates x by θ within the plane of x and d̂, towards d̂, keeping its norm: with
+ * r = ‖x − a·d̂‖, rot(x) = (cos θ − 1 − sin θ·a/r)·x + sin θ·(‖x‖²/r)·d̂ (no rotation where r is
+ * 0 in float32; only the all-positions graph has this term). All terms come from the unedited x. Zero scale, zero add and θ = 0 make the
+ * correction exactly 0 and leave x bit-identical. Exposes the (edited) value as outputs
+ * `blocks.l.kind.last` [B,d], `.mean` [B,1,d] and, in the all-positions graph,
  * `blocks.l.kind` [B,S,d]. Returns the value downstream computation must use.
  */
 export function hookPoint(ctx: ForwardContext, block: number, kind: HookKind, x: string): string {
@@ -120,9 +155,17 @@ export function hookPoint(ctx: ForwardContext, block: number, kind: HookKind, x:
     let out: string;
     if (edit) {
       const h = g.scalarI64(hookIndex(block, kind));
-      const coef = g.op('Add', [g.op('MatMul', [x, g.op('Gather', [edit.project, h], { axis: 0 })]), edit.e2]); // [B,S,2] = [x·d̂, 1]
-      const delta = g.op('MatMul', [g.op('Mul', [coef, edit.mask3]), g.op('Gather', [edit.apply, h], { axis: 0 })]); // [B,S,d]
-      out = g.op('Add', [x, delta], {}, outName);
+      const projected = g.op('MatMul', [x, g.op('Gather', [edit.project, h], { axis: 0 })]); // [B,S,2] = [x·d̂, 0]
+      const coef = g.op('Mul', [g.op('Add', [projected, edit.e2]), edit.mask3]); // [B,S,2] = mask·[x·d̂, 1]
+      const apply = g.op('Gather', [edit.apply, h], { axis: 0 });
+      if (edit.rotation) {
+        const rotation = edit.rotation;
+        const { xCoef, dCoef } = g.scoped('rotate', () => rotationCoefficients(ctx, edit.mask3, rotation, h, x, projected));
+        const delta = g.op('MatMul', [g.op('Concat', [coef, dCoef], { axis: -1 }), apply]); // [B,S,d]
+        out = g.op('Add', [g.op('Add', [x, delta]), g.op('Mul', [xCoef, x])], {}, outName);
+      } else {
+        out = g.op('Add', [x, g.op('MatMul', [coef, apply])], {}, outName);
+      }
     } else {
       out = outName ? g.op('Identity', [x], {}, outName) : x;
     }
@@ -134,6 +177,26 @@ export function hookPoint(ctx: ForwardContext, block: number, kind: HookKind, x:
     ctx.hooks.push(name);
     return out;
   });
+}
+
+/**
+ * The per-position coefficients of the rotation, already masked: rot(x) = xCoef·x + dCoef·d̂
+ * ([B,S,1] each). `projected` is [x·d̂, 0].
+ */
+function rotationCoefficients(ctx: ForwardContext, mask3: string, t: RotationTables, h: string, x: string, projected: string): { xCoef: string; dCoef: string } {
+  const { g } = ctx;
+  const a = g.op('Slice', [projected, t.first.starts, t.first.ends, t.first.axes]); // [B,S,1] x·d̂
+  const n2 = g.op('ReduceSumSquare', [x], { axes: [-1], keepdims: 1 }); // ‖x‖²
+  const r2 = g.op('Sub', [n2, g.op('Mul', [a, a])]); // ‖x⊥‖²
+  const planar = g.op('Greater', [r2, g.op('Mul', [n2, t.eps])]);
+  // 1/r where the plane exists and the edit applies, else 0 (the Sqrt of a rounding-negative r2
+  // is NaN, but Where never picks it).
+  const invR = g.op('Mul', [g.op('Where', [planar, g.op('Reciprocal', [g.op('Sqrt', [r2])]), t.zero]), mask3]);
+  const rotated = g.op('Sign', [invR]); // 1 where x is rotated, else 0
+  const sinOverR = g.op('Mul', [invR, g.op('Gather', [t.sin, h], { axis: 0 })]);
+  const xCoef = g.op('Sub', [g.op('Mul', [rotated, g.op('Gather', [t.cosMinus1, h], { axis: 0 })]), g.op('Mul', [sinOverR, a])]);
+  const dCoef = g.op('Mul', [sinOverR, n2]);
+  return { xCoef, dCoef };
 }
 
 /** `x / sqrt(mean(x²) + eps) * w` over the last axis, in the exact pattern ORT's SimplifiedLayerNormFusion matches. */
@@ -319,15 +382,28 @@ export function siluGate(g: GraphBuilder, a: string, b: string): string {
 /**
  * The head: logits for the last `logits_count` positions only, [B, n, V], since with large
  * vocabularies the head over every position costs more memory (S·V floats) and time than most
- * blocks. `normed` is the final-normed residual [B,S,d]; `head` names the head matrix.
+ * blocks. `final` is the last residual [B,S,d], `finalNorm` the model's final norm, `head` names
+ * the head matrix. Also the lens (LENS): hidden-state rows fed in go through the same norm and
+ * head, so a logit lens uses exactly the model's own weights, precision and ops. Both share one
+ * MatMul (the rows are stacked under the tail's): a second MatMul over the head matrix would make
+ * ONNX Runtime hold a second pre-packed copy of it, the largest matrix of most models.
  */
-export function lmHead(ctx: ForwardContext, normed: string, head: string, vocab: number): void {
+export function lmHead(ctx: ForwardContext, final: string, finalNorm: (x: string) => string, head: string, vocab: number): void {
   const { g } = ctx;
+  const lensRows = g.input(LENS.input, 'float32', ['lens_rows', ctx.dModel]);
   g.scoped('lm_head', () => {
     const count = GRAPH_INPUTS.logitsCount;
-    const start = g.op('Neg', [count]);
-    const tail = g.op('Slice', [normed, start, g.constI64([Number.MAX_SAFE_INTEGER]), g.constI64([1])]); // [B,n,d]
-    const logits = g.op('Identity', [linear(g, tail, head)], {}, 'logits');
+    const max = g.constI64([Number.MAX_SAFE_INTEGER]);
+    const tail = g.op('Slice', [final, g.op('Neg', [count]), max, g.constI64([1])]); // [B,n,d]
+    const flat = g.op('Reshape', [tail, g.constI64([-1, ctx.dModel])]); // [B·n,d]
+    const rows = g.op('Concat', [flat, lensRows], { axis: 0 }); // [B·n+N,d]
+    const y = linear(g, finalNorm(rows), head); // [B·n+N,V]
+    const m = g.op('Shape', [flat], { start: 0, end: 1 }); // [1] = B·n
+    const axis0 = g.constI64([0]);
+    const logitsShape = g.op('Concat', [g.op('Shape', [tail], { start: 0, end: 2 }), g.constI64([vocab])], { axis: 0 });
+    const logits = g.op('Reshape', [g.op('Slice', [y, g.constI64([0]), m, axis0]), logitsShape], {}, 'logits');
     g.output(logits, 'float32', ['batch', 'logit_positions', vocab]);
+    const lens = g.op('Slice', [y, m, max, axis0], {}, LENS.output);
+    g.output(lens, 'float32', ['lens_rows', vocab]);
   });
 }

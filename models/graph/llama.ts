@@ -80,8 +80,7 @@ export function buildLlamaGraph(c: LlamaConfig, source: string, weights: Weights
     const input = x;
     x = g.scoped(`layer${l}`, () => llamaBlock(ctx, c, l, input));
   }
-  const final = x;
-  lmHead(ctx, g.scoped('final_norm', () => rmsNorm(g, final, g.weight('final_norm'), c.rmsNormEps)), 'lm_head', c.vocabSize);
+  lmHead(ctx, x, (h) => g.scoped('final_norm', () => rmsNorm(g, h, g.weight('final_norm'), c.rmsNormEps)), 'lm_head', c.vocabSize);
   return g.encode(`LayerLab instrumented decoder (${weights.precision} weights) for ${source}`);
 }
 

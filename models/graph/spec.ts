@@ -5,7 +5,7 @@
 import type { WeightPrecision } from './weights';
 
 /** Bump whenever the emitted graphs change, so cached graphs are rebuilt. */
-export const BUILDER_VERSION = 2;
+export const BUILDER_VERSION = 3;
 
 export type HookKind = 'hook_resid_pre' | 'hook_resid_post';
 export const HOOK_KINDS: HookKind[] = ['hook_resid_pre', 'hook_resid_post'];
@@ -119,4 +119,28 @@ export const EDIT_INPUTS = {
   add: 'edit.add',
   /** [B, S] 1 where edits apply, 0 elsewhere. */
   mask: 'edit.mask',
+  /**
+   * [H, 2] per hook point (cos θ − 1, sin θ): rotate x by θ within the plane of x and d̂, towards
+   * d̂ (θ < 0: away from it), keeping ‖x‖ (angular steering). All zero: no rotation. Only the
+   * all-positions graph takes it (its per-position norms cost ONNX Runtime's set-up dearly).
+   */
+  rotate: 'edit.rotate',
+} as const;
+
+/**
+ * Below this ratio of ‖x − (x·d̂)d̂‖² to ‖x‖² (sin² of the angle between x and d̂), x lies along
+ * d̂ as far as float32 can tell: ‖x‖² − (x·d̂)² is then rounding noise (a few 1e-7 of ‖x‖²),
+ * the plane of x and d̂ is undefined, and the rotation (EDIT_INPUTS.rotate) leaves x as it is.
+ */
+export const ROTATION_EPS = 1e-6;
+
+/**
+ * The lens: rows of hidden states fed in, the model's own final norm and unembedding applied to
+ * them (the logit lens). Fed an empty [0, d] when unused, which costs nothing.
+ */
+export const LENS = {
+  /** [N, d] hidden states (any hook point, any position). */
+  input: 'lens.hidden',
+  /** [N, V] logits of final norm + head applied to each row. */
+  output: 'lens.logits',
 } as const;

@@ -14,6 +14,7 @@ import { LAYERLAB_VERSION } from '../version';
 import { formatShard } from '../protocol/shards';
 import { collectGarbage } from '../memory';
 import type { ReadPositions } from '../model';
+import { modelProvenance } from './provenance';
 import { writeHiddenStateCache, type CacheDtype, type CacheJob, type CacheResult } from './writer';
 
 export interface SaveHiddenStatesOptions {
@@ -80,23 +81,17 @@ export async function saveHiddenStates(opened: OpenedModel, opts: SaveHiddenStat
   const full = await loadDataset(opts.dataFile, { kind: opts.kind, split: opts.split, labelRule: opts.labelRule, name: opts.dataName, encoding: opts.encoding });
   for (const w of full.warnings ?? []) log(`warning: ${w}`);
   const records = opts.sampleSize !== undefined && opts.sampleSize < full.records.length ? sampleRecords(full.records, opts.sampleSize, opts.seed) : full.records;
-  const dataName = opts.dataName ?? path.basename(opts.dataFile).replace(/\.(jsonl?|parquet)$/, '');
+  const dataName = opts.dataName ?? path.basename(opts.dataFile).replace(/\.(jsonl?|parquet|txt)$/, '');
   // Parsing and validating a large file leaves garbage that would otherwise set the peak.
   collectGarbage();
   const hooks = resolveHooks(opts.hooks, model.spec.nBlocks);
-  const { template, why } = chooseTemplate(tokenizer, opts.template);
+  const { template, why } = chooseTemplate(tokenizer, opts.template, full.kind);
   log(`prompt template: ${describeTemplate(template).name} (${why})`);
   const encoder = promptEncoder(tokenizer, template, checkpoint.path);
   const file = cacheFileFor(opts.outputPath, checkpoint.path, dataName);
 
   const metadata: Record<string, string> = {
-    layerlab_version: LAYERLAB_VERSION,
-    model_path: checkpoint.path,
-    model_hash: checkpoint.contentHash,
-    model_type: model.spec.modelType,
-    model_options: JSON.stringify(model.spec.options),
-    block_labels: JSON.stringify(model.spec.blocks.map((b) => b.label)),
-    tokenizer: tokenizer.source,
+    ...modelProvenance(opened),
     data_file: path.resolve(opts.dataFile),
     data_hash: full.contentHash,
     data_name: dataName,

@@ -6,6 +6,7 @@ import type { JobName, JobResult } from '../protocol/jobs';
 import type { ModelInfo } from '../protocol/requests';
 import type { CacheEntryInfo } from '../protocol/results';
 import { describeShards } from '../protocol/shards';
+import type { AppliedSteering } from '../protocol/steering';
 
 type Printers = { [N in JobName]: (r: JobResult<N>) => string };
 
@@ -38,7 +39,72 @@ export const PRINTERS: Printers = {
   merge: (r) => [...r.lines, r.out].join('\n'),
   // The script itself, ready for `> job.sh`.
   'slurm-script': (r) => r.script,
+  trace: (r) =>
+    [
+      `${r.file}`,
+      `  ${r.prompts} prompt(s), ${r.tokens} tokens; ${r.hooks.length} hook points × ${r.rows} rows (positions ${r.positions}); logits ${r.logits}`,
+      ...(r.steering ? [`  steered: ${describeSteering(r.steering)}`] : []),
+    ].join('\n'),
+  'logit-lens': (r) => describeLens(r),
+  projection: (r) => describeProjection(r),
+  'steer-compare': (r) => describeCompare(r),
+  'steer-vector': (r) =>
+    [
+      `${r.file} (${r.format}, from ${r.source})`,
+      ...r.vectors.map((v) => `  ${r.format === 'gguf' ? `direction.${v.layer}`.padEnd(14) : ''}${v.hook.padEnd(30)} ‖u‖ ${v.norm.toPrecision(4)}`),
+      ...r.warnings.map((w) => `warning: ${w}`),
+    ].join('\n'),
 };
+
+function describeSteering(s: AppliedSteering): string {
+  return `${s.method} s=${s.strength}${s.method === 'affine' ? ` t=${s.target}` : ''}${s.norm === 'relative' ? ' (norm-relative)' : ''} at ${s.hooks.map((h) => h.hook).join(', ')} (${s.positions} positions) from ${s.source}`;
+}
+
+/** A token as shown in a terminal grid: escapes for whitespace, cut to a width. */
+function show(piece: string, width: number): string {
+  const s = JSON.stringify(piece).slice(1, -1);
+  return s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width);
+}
+
+function describeLens(r: JobResult<'logit-lens'>): string {
+  const w = 9;
+  const head = `${''.padEnd(28)} ${r.prompt.tokens.map((t) => show(t.piece, w)).join(' ')}`;
+  const row = (label: string, cells: { piece: string; prob: number }[][]) => `${label.slice(0, 28).padEnd(28)} ${cells.map((c) => show(c[0]?.piece ?? '', w)).join(' ')}`;
+  return [
+    'top token after final norm + unembedding, per layer (rows) and position (columns):',
+    head,
+    ...r.cells.map((cells, i) => row(r.labels[i]!, cells)),
+    row('model output', r.output),
+    ...(r.steering ? [`steered: ${describeSteering(r.steering)}`] : []),
+    ...(r.file ? [`csv: ${r.file}`] : []),
+  ].join('\n');
+}
+
+function describeProjection(r: JobResult<'projection'>): string {
+  const w = 9;
+  const edited = new Set(r.editedPositions);
+  return [
+    `projection x·d̂ onto ${r.directionSource}, per layer (rows) and token (columns${edited.size ? '; * = steered position' : ''}):`,
+    `${''.padEnd(28)} ${r.prompt.tokens.map((t, i) => show(`${edited.has(i) ? '*' : ''}${t.piece}`, w)).join(' ')}`,
+    ...r.values.map((vs, i) => `${r.labels[i]!.slice(0, 28).padEnd(28)} ${vs.map((v) => v.toFixed(3).padStart(w)).join(' ')}`),
+    ...(r.steering ? [`steered: ${describeSteering(r.steering)}`] : []),
+    ...(r.file ? [`csv: ${r.file}`] : []),
+  ].join('\n');
+}
+
+function describeCompare(r: JobResult<'steer-compare'>): string {
+  const diff = r.diff.map((d) => (d.op === 'same' ? d.text : d.op === 'removed' ? `[-${d.text}-]` : `{+${d.text}+}`)).join('');
+  const mean = r.kl.length ? r.kl.reduce((a, b) => a + b, 0) / r.kl.length : 0;
+  return [
+    `prompt:    ${JSON.stringify(r.prompt.text)}`,
+    `unsteered: ${JSON.stringify(r.base.text)}`,
+    `steered:   ${JSON.stringify(r.steered.text)}`,
+    `diff:      ${diff}`,
+    `KL(unsteered ‖ steered) per token: ${r.kl.map((k) => k.toFixed(3)).join(' ')} (mean ${mean.toFixed(4)} nats)`,
+    `steering:  ${describeSteering(r.steering)}`,
+    ...(r.runFile ? [`run file:  ${r.runFile}`] : []),
+  ].join('\n');
+}
 
 export function describeModelInfo(info: ModelInfo): string {
   const layout = layoutOf(info.blocks, info.options);

@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import { scoreItem, type MmluProFewShot } from '../../datasets';
 import { acquireOutputLock } from '../../models/common/lock';
+import type { OpenedModel } from '../openModel';
 import type { ModelTokenizer } from '../../models/load';
 import { CancelledError, generateGreedy } from '../generate';
 import { selectRows, type InstrumentedModel, type KvState } from '../model';
@@ -48,6 +49,8 @@ import { partFileFor } from '../shards/paths';
 export interface EvalContext {
   model: InstrumentedModel;
   tokenizer: ModelTokenizer;
+  /** The opened model itself: steering (--steer_*) loads its vectors and contrast sets through it. */
+  opened?: OpenedModel;
   /** Aborting stops the run within one batch; a partial run file (complete: false) is left. */
   signal?: AbortSignal;
   /** Items done over all interventions, and which intervention / category is running. */

@@ -8,9 +8,15 @@ import {
   baselineIntervention,
   checkLayers,
   directionIntervention,
+  mixSeed,
   randomIntervention,
+  steerIntervention,
   type PlannedIntervention,
 } from './interventions';
+import { randomUnitVectors } from './directions';
+import { wantsSteering, type SteerParams } from '../protocol/steering';
+import { planSteering, steerHooksOf, steerVectors, strengthOf } from '../steering/plan';
+import type { VectorSet } from '../steering/vectors';
 import { EvaluateError, evaluateOptions, sweepOptions, type EvaluateInput, type HookChoice, type SweepInput, type SweepOptions } from './options';
 
 export * from './options';
@@ -38,6 +44,7 @@ function hookOf(o: { withPreHook?: boolean; withPostHook?: boolean }): HookChoic
 export async function runEvaluation(input: EvaluateInput, ctx: EvalContext, test: EngineTestOptions = {}): Promise<EvalOutcome> {
   // The job's schema fills what the caller left out, so a library call means what the CLI means.
   const o = evaluateOptions(input);
+  if (wantsSteering(o)) return runSteeredEvaluation(o, ctx);
   const withIv = o.withIntervention ?? false;
   if (!withIv) {
     const given = [
@@ -58,6 +65,80 @@ export async function runEvaluation(input: EvaluateInput, ctx: EvalContext, test
     }));
   }
   return executeRun('evaluate', setup, interventions, ctx);
+}
+
+/** Prompts the mean ‖x‖ of norm-relative steering is measured over: the first few of the run. */
+const NORM_PROMPTS = 8;
+
+function normPrompts(setup: Awaited<ReturnType<typeof prepareRun>>): number[][] {
+  return setup.prompts.items.slice(0, NORM_PROMPTS).map((it) => it.tokens);
+}
+
+function checkSteerForEval(o: Partial<SteerParams>, ctx: EvalContext, command: string): NonNullable<EvalContext['opened']> {
+  if (!ctx.opened) throw new EvaluateError(`${command} with --steer_* needs the opened model (run it as a job)`);
+  if (o.steerPositions === 'last') {
+    throw new EvaluateError(`${command}: --steer_positions last is not supported here (few-shot prefixes are shared across questions); evaluation steers every position, as --with_intervention does`);
+  }
+  return ctx.opened;
+}
+
+/** evaluate with --steer_*: the steering is the intervention (with --with_baseline, after the baseline). */
+async function runSteeredEvaluation(o: ReturnType<typeof evaluateOptions>, ctx: EvalContext): Promise<EvalOutcome> {
+  const opened = checkSteerForEval(o, ctx, 'evaluate');
+  if (o.withIntervention) throw new EvaluateError('--with_intervention and --steer_* are two interventions: give one (evaluate runs one, a sweep many)');
+  const setup = await prepareRun(o, ctx, false);
+  const plan = (await planSteering(opened, o, { normPrompts: normPrompts(setup), signal: ctx.signal }))!;
+  const interventions: PlannedIntervention[] = [];
+  if (o.withBaseline) interventions.push(baselineIntervention());
+  interventions.push(steerIntervention(plan));
+  return executeRun('evaluate', setup, interventions, ctx);
+}
+
+/** Random vectors of the same lengths as the set's at the given hooks: the steering's control. */
+function randomVectorSet(real: VectorSet, hooks: string[], d: number, randomSeed: number, randomIndex: number): VectorSet {
+  const byHook = new Map(hooks.map((hook) => {
+    const u = real.at(hook).vector;
+    const n = Math.hypot(...u);
+    const block = Number(/^blocks\.(\d+)\./.exec(hook)![1]);
+    const r = randomUnitVectors(1, d, mixSeed(randomSeed, randomIndex, block))[0]!;
+    return [hook, { vector: Float32Array.from(r, (x) => x * n), from: `random #${randomIndex} (seed ${randomSeed}), ‖u‖ of ${real.source}` }] as const;
+  }));
+  return {
+    source: `random vectors of the lengths of ${real.source}`,
+    hooks,
+    warnings: [],
+    at: (hook) => byHook.get(hook)!,
+  };
+}
+
+/**
+ * sweep with --steer_*: every steered hook on its own × every strength, with random vectors of
+ * the same lengths as controls and the baseline, instead of the directions.
+ */
+async function steeringSweep(o: SweepOptions, setup: Awaited<ReturnType<typeof prepareRun>>, ctx: EvalContext): Promise<PlannedIntervention[]> {
+  const opened = checkSteerForEval(o, ctx, 'sweep');
+  const method = o.steerMethod;
+  const strengths = o.steerStrengths ?? [strengthOf(method, undefined)];
+  if (new Set(strengths).size !== strengths.length) throw new EvaluateError(`--steer_strengths lists a value twice: ${strengths.join(' ')}`);
+  const hooks = steerHooksOf(o, ctx.model.spec.nBlocks);
+  const vectors = await steerVectors(opened, o, hooks, ctx.signal);
+  const prompts = normPrompts(setup);
+  const out: PlannedIntervention[] = [baselineIntervention()];
+  for (const hook of hooks) {
+    const one = { ...o, steerHooks: [hook] };
+    for (const strength of strengths) out.push(steerIntervention((await planSteering(opened, one, { strength, normPrompts: prompts, vectors, signal: ctx.signal }))!));
+  }
+  for (const hook of hooks) {
+    const one = { ...o, steerHooks: [hook] };
+    for (let k = 0; k < o.randomControls; k++) {
+      const random = randomVectorSet(vectors, [hook], ctx.model.spec.dModel, o.randomSeed, k);
+      for (const strength of strengths) {
+        const plan = (await planSteering(opened, one, { strength, normPrompts: prompts, vectors: random, signal: ctx.signal }))!;
+        out.push(steerIntervention(plan, { randomSeed: o.randomSeed, randomIndex: k }));
+      }
+    }
+  }
+  return out;
 }
 
 /** The interventions of a sweep, in run order: baseline, measured directions, random controls. */
@@ -106,8 +187,9 @@ function uniqueTags(files: string[]): string[] {
  */
 export async function runSweep(input: SweepInput, ctx: EvalContext, test: EngineTestOptions = {}): Promise<EvalOutcome> {
   const o = sweepOptions(input);
-  const setup = await prepareRun(o, ctx, true, o.directionFiles);
-  const interventions = sweepInterventions(o, setup, ctx.model.spec, test);
+  const steer = wantsSteering(o) || o.steerStrengths !== undefined;
+  const setup = await prepareRun(o, ctx, !steer, steer ? undefined : o.directionFiles);
+  const interventions = steer ? await steeringSweep(o, setup, ctx) : sweepInterventions(o, setup, ctx.model.spec, test);
   ctx.log?.(`sweep: ${interventions.length} runs (baseline, ${interventions.filter((i) => i.spec.kind === 'direction').length} along the directions, ` +
     `${interventions.filter((i) => i.spec.kind === 'random-direction').length} random controls)`);
   return executeRun('sweep', setup, interventions, ctx);

@@ -7,6 +7,8 @@
 import type { GraphSpec, HookKind } from '../../models/graph/spec';
 import type { HookEdit } from '../model';
 import type { InterventionSpec } from '../protocol/results';
+import type { AppliedSteering } from '../protocol/steering';
+import type { SteeringPlan } from '../steering/plan';
 import { directionFor, randomUnitVectors, type DirectionSource } from './directions';
 import { EvaluateError, type HookChoice } from './options';
 
@@ -49,8 +51,17 @@ function fmt(x: number): string {
   return String(x);
 }
 
+/** `add s=4`, `affine s=1 t=2 (norm-relative)`: a steering setting in a few words. */
+export function steeringLabel(s: Pick<AppliedSteering, 'method' | 'strength' | 'target' | 'norm'>): string {
+  return `${s.method} s=${fmt(s.strength)}${s.method === 'affine' ? ` t=${fmt(s.target)}` : ''}${s.norm === 'relative' ? ' rel' : ''}`;
+}
+
 export function interventionId(s: Omit<InterventionSpec, 'id'>, tag?: string): string {
   if (s.kind === 'none') return 'baseline';
+  if (s.steering) {
+    const hooks = s.steering.hooks.map((h) => h.hook.replace(/^blocks\.(\d+)\.hook_resid_(pre|post)$/, '$2@$1')).join(',');
+    return `${s.kind === 'random-direction' ? `random#${s.randomIndex ?? 0} ` : ''}${hooks} ${steeringLabel(s.steering)}${tag ? ` [${tag}]` : ''}`;
+  }
   const hook = s.hook === 'hook_resid_pre' ? 'pre' : 'post';
   const parts = [
     `${s.kind === 'random-direction' ? `random#${s.randomIndex ?? 0} ` : ''}${hook}@${s.layers.join(',')}`,
@@ -116,6 +127,28 @@ function finish(spec: InterventionSpec, vectors: { hook: string; vector: Float32
   }));
   const active = spec.scale !== 0 || spec.alpha !== 0;
   return { spec, edits, editKey: active || force ? spec.id : 'none', ...(force ? { forceEditGraph: true } : {}) };
+}
+
+/**
+ * A steering plan as an intervention: kind 'direction' along the plan's vectors, or
+ * 'random-direction' for a control (the plan was made over random vectors of the same lengths).
+ */
+export function steerIntervention(plan: SteeringPlan, control?: { randomSeed: number; randomIndex: number }): PlannedIntervention {
+  const hooks = plan.applied.hooks.map((h) => h.hook);
+  const kinds = new Set(hooks.map((h) => (h.endsWith('hook_resid_pre') ? 'hook_resid_pre' : 'hook_resid_post') as HookKind));
+  const base: Omit<InterventionSpec, 'id'> = {
+    kind: control ? 'random-direction' : 'direction',
+    // Mixed block inputs and outputs: the run's charts place it by its first hook's kind.
+    hook: [...kinds][0]!,
+    layers: hooks.map((h) => Number(/^blocks\.(\d+)\./.exec(h)![1])),
+    scale: 0,
+    alpha: 0,
+    ...(control ? control : {}),
+    steering: plan.applied,
+  };
+  const spec = { ...base, id: interventionId(base) };
+  const active = plan.applied.strength !== 0;
+  return { spec, edits: plan.edits, editKey: active ? spec.id : 'none' };
 }
 
 function checkFinite(x: number, what: string): void {

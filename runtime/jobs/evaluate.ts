@@ -11,6 +11,7 @@ function engineContext(opened: Awaited<ReturnType<JobContext['openModel']>>, ctx
   return {
     model: opened.model,
     tokenizer: opened.tokenizer,
+    opened,
     signal: ctx.signal,
     onProgress: (done, total, current) => ctx.progress(done, total, current),
     log: (m) => ctx.log('info', m),

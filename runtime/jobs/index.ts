@@ -9,6 +9,7 @@ import { demoHandler } from './demo';
 import { evaluateHandler, sweepHandler } from './evaluate';
 import { generateHandler } from './generate';
 import { infoHandler, inspectCacheHandler } from './info';
+import { logitLensHandler, projectionHandler, steerCompareHandler, steerVectorHandler, traceHandler } from './probe';
 import { saveHiddenStatesHandler } from './saveHiddenStates';
 import { mergeHandler, slurmScriptHandler } from './shards';
 
@@ -25,6 +26,11 @@ export const HANDLERS: JobHandlers = {
   'inspect-cache': inspectCacheHandler,
   merge: mergeHandler,
   'slurm-script': slurmScriptHandler,
+  trace: traceHandler,
+  'logit-lens': logitLensHandler,
+  projection: projectionHandler,
+  'steer-compare': steerCompareHandler,
+  'steer-vector': steerVectorHandler,
 };
 
 export type { JobContext, JobHandler } from './context';

@@ -23,6 +23,8 @@ import { accuracySchema, cacheEntrySchema, directionLayerStatsSchema, LONG_PROMP
 import { OUTPUT_SUBFOLDERS, WORKSPACE_DEFAULTS } from './workspace';
 import { MAX_SHARDS, shardParam } from './shards';
 import { TEXT_ENCODINGS } from '../../datasets/records';
+import { LOGIT_CHOICES, logitLensResultSchema, projectionResultSchema, steerCompareResultSchema, steerVectorResultSchema, traceResultSchema } from './probe';
+import { appliedSteeringSchema, steerFields } from './steering';
 
 export { LONG_PROMPT_POLICIES, type LongPromptPolicy };
 
@@ -133,6 +135,37 @@ export type ShardOutcome = z.infer<typeof shardOutcomeSchema>;
 export const commonEvalSchema = z.object({ ...modelFields, ...evalFields }).strict();
 export type CommonEvalParams = z.output<typeof commonEvalSchema>;
 
+/** A steering vector comes from one source: a file, or the contrast of two prompt sets. */
+function checkSteerSource(p: { steerVector?: string; steerPositive?: string[] }, ctx: z.RefinementCtx): void {
+  if (p.steerVector !== undefined && p.steerPositive !== undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['steerVector'], message: 'conflicts with --steer_positive: the vector comes from a file or from two contrast sets, not both', params: { conflict: 'steerPositive' } });
+  }
+}
+
+/** A sweep steers at each listed strength in turn (instead of one --steer_strength). */
+const { steerStrength: _oneStrength, ...steerFieldsButStrength } = steerFields;
+const sweepSteerFields = {
+  ...steerFieldsButStrength,
+  steerStrengths: z.array(z.number()).min(1).describe('strengths swept with --steer_hooks (each hook on its own), beside the baseline and random-vector controls of the same length').optional(),
+};
+
+/** What a job that reads a prompt takes: text, a file, or token ids. */
+const promptFields = {
+  prompt: z.string().describe('prompt text').optional(),
+  promptFile: path('read the prompt from this UTF-8 file (- : standard input, CLI only)').optional(),
+  ids: z.array(z.number().int().min(0)).min(1).describe('the prompt as token ids (no BOS is added)').optional(),
+  noBos: z.boolean().default(false).describe('do not prepend BOS to the prompt text'),
+};
+
+function checkOnePrompt(p: { prompt?: string; promptFile?: string; ids?: number[]; dataFile?: string }, ctx: z.RefinementCtx, withData = false): void {
+  const given = (['prompt', 'promptFile', 'ids', ...(withData ? ['dataFile'] : [])] as const).filter((k) => p[k as keyof typeof p] !== undefined);
+  if (given.length > 1) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: [given[1]!], message: `conflicts with ${flagOfKey(given[0]!)}: give the prompt once`, params: { conflict: given[0] } });
+  } else if (given.length === 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['prompt'], message: `is required: --prompt TEXT, --prompt_file F${withData ? ', --data_file F' : ''} or --ids 1,2,3` });
+  }
+}
+
 function checkTestData(p: { dataFile?: string; testDataPath?: string }, ctx: z.RefinementCtx): void {
   if (p.dataFile !== undefined && p.testDataPath !== undefined) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['dataFile'], message: 'conflicts with --test_data_path: give the test data once, as a file (--data_file) or as the seed\'s --test_data_path DIR --test_data_name KEY', params: { conflict: 'testDataPath' } });
@@ -222,7 +255,7 @@ export const saveHiddenStatesJob = defineJob(
   "cache every layer's hidden states over a dataset (the seed's first command); resumable",
   {
     ...modelFields,
-    dataFilePath: path('dataset file: JSON array, JSONL or parquet'),
+    dataFilePath: path('dataset file: JSON array, JSONL, parquet, or plain text (.txt, one prompt per line)'),
     dataName: z.string().min(1).describe('key of this dataset in the cache (default: the file name)').optional(),
     outputPath: path('cache folder; files go to OUTPUT/<model>/<data_name>.safetensors').default(`${WORKSPACE_DEFAULTS.outputPath}/${OUTPUT_SUBFOLDERS.cache}`),
     dataSampleSize: count(1, 'cache a seeded sample of this many records (default: all)').optional(),
@@ -287,6 +320,7 @@ export const evaluateJob = defineJob(
     alpha: z.number().default(0).describe('additive steering x ← x + alpha·d̂'),
     directionLayer: z.number().int().min(0).describe("paper-code mode: this block's direction at every edited block").optional(),
     withBaseline: z.boolean().default(false).describe('also run the no-intervention baseline, in the same run file'),
+    ...steerFields,
   },
   evalResultSchema,
   {
@@ -294,6 +328,7 @@ export const evaluateJob = defineJob(
     refine: (p, ctx) => {
       checkModelChoice(p, ctx);
       checkTestData(p, ctx);
+      checkSteerSource(p, ctx);
       if (p.withPreHook && p.withPostHook) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['withPreHook'], message: 'conflicts with --with_post_hook: an evaluation edits one of them (a sweep can take both)', params: { conflict: 'withPostHook' } });
       }
@@ -317,13 +352,15 @@ export const sweepJob = defineJob(
     directionFiles: z.array(z.string().min(1)).min(1).describe('several directions files, each swept (instead of --direction_file / the cache)').optional(),
     randomControls: count(0, 'random unit directions per grid point').default(1),
     randomSeed: count(0, 'seed of the random directions').default(1234),
+    ...sweepSteerFields,
   },
   evalResultSchema,
   {
-    cli: { flags: { mmluPro3000samplesDataFilePath: 'mmlu_pro_3000samples_data_file_path' }, aliases: { scales: ['scale'], alphas: ['alpha'] } },
+    cli: { flags: { mmluPro3000samplesDataFilePath: 'mmlu_pro_3000samples_data_file_path' }, aliases: { scales: ['scale'], alphas: ['alpha'], steerStrengths: ['steer_strength'] } },
     refine: (p, ctx) => {
       checkModelChoice(p, ctx);
       checkTestData(p, ctx);
+      checkSteerSource(p, ctx);
       if (p.directionFiles && p.directionFile !== undefined) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['directionFiles'], message: 'conflicts with --direction_file: list every file under --direction_files', params: { conflict: 'directionFile' } });
       }
@@ -367,6 +404,7 @@ export const generateJob = defineJob(
     maxNewTokens: count(0, 'tokens to generate at most').default(64),
     stop: z.array(z.string()).min(1).describe("stop strings (default: the tokenizer's end-of-turn strings)").optional(),
     noBos: z.boolean().default(false).describe('do not prepend BOS to the prompt'),
+    ...steerFields,
   },
   z.object({
     /** Prompt and generated ids. */
@@ -376,10 +414,12 @@ export const generateJob = defineJob(
     stopReason: z.enum(['eos', 'stop-string', 'max-new-tokens', 'context-full']),
     promptTokens: z.number().int(),
     newTokens: z.number().int(),
+    steering: appliedSteeringSchema.optional(),
   }),
   {
     refine: (p, ctx) => {
       checkModelChoice(p, ctx);
+      checkSteerSource(p, ctx);
       if (p.promptFile !== undefined && p.prompt !== '') {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['promptFile'], message: 'conflicts with --prompt: give the prompt once, as text or as a file', params: { conflict: 'prompt' } });
       }
@@ -462,6 +502,131 @@ export const slurmScriptJob = defineJob(
   { cli: { positional: 'command', rest: 'args' } },
 );
 
+export const traceJob = defineJob(
+  'trace',
+  'trace',
+  'run prompts and keep every hook point\'s values, the token ids, strings and offsets, and optionally logits / top-k, in one safetensors file',
+  {
+    ...modelFields,
+    ...promptFields,
+    dataFile: path('prompts from a dataset: .txt (one per line), {"text": …} JSON/JSONL, or any dataset LayerLab reads').optional(),
+    template: z.string().min(1).describe('prompt template for --data_file records (default: the text itself for plain-text data, else as save-hidden-states: seed-chat or bare)').optional(),
+    kind: z.string().min(1).describe('dataset schema of --data_file (default: detected from the fields)').optional(),
+    encoding: encodingField,
+    hooks: z.array(z.string().min(1)).min(1).default(['all']).describe('hook points: names like blocks.3.hook_resid_post, or post, pre, all'),
+    positions: z.enum(['last', 'mean', 'all']).default('all').describe('all (one row per token), last (the last token) or mean (over the prompt)'),
+    logits: z.enum(LOGIT_CHOICES).default('none').describe('also keep the logits: none, last (the next-token logits of each prompt) or all (every position)'),
+    topK: count(0, 'with --logits: also keep the top-k next tokens and their log-probabilities per logits row').default(0),
+    batchSize: count(1, 'prompts per forward pass').default(4),
+    out: path('the trace file (.safetensors)'),
+    ...steerFields,
+  },
+  traceResultSchema,
+  {
+    refine: (p, ctx) => {
+      checkModelChoice(p, ctx);
+      checkOnePrompt(p, ctx, true);
+      checkSteerSource(p, ctx);
+    },
+  },
+);
+
+export const logitLensJob = defineJob(
+  'logit-lens',
+  'logitLens',
+  "the model's final norm and unembedding applied to each hook point at each position of a prompt: the top tokens per layer (logit lens)",
+  {
+    ...modelFields,
+    ...promptFields,
+    hooks: z.array(z.string().min(1)).min(1).describe('rows of the grid (default: blocks.0.hook_resid_pre, the embeddings, then every block output)').optional(),
+    topK: count(1, 'top tokens kept per cell').default(5),
+    out: path('also write the grid as CSV (layer, position, token, rank, id, piece, probability)').optional(),
+    ...steerFields,
+  },
+  logitLensResultSchema,
+  {
+    refine: (p, ctx) => {
+      checkModelChoice(p, ctx);
+      checkOnePrompt(p, ctx);
+      checkSteerSource(p, ctx);
+    },
+  },
+);
+
+export const projectionJob = defineJob(
+  'projection',
+  'projection',
+  'the projection x·d̂ of every token of a prompt onto a direction, at every layer (Show Projection)',
+  {
+    ...modelFields,
+    ...promptFields,
+    direction: path('the direction(s): a directions file (each hook its own), a safetensors, .npy or GGUF vector file'),
+    directionTensor: z.string().min(1).describe('use this tensor of --direction at every hook').optional(),
+    directionRow: count(0, 'row of a 2-D tensor of --direction').optional(),
+    hooks: z.array(z.string().min(1)).min(1).default(['post']).describe('hook points projected: names, or post, pre, all'),
+    out: path('also write the values as CSV (hook, position, id, piece, value)').optional(),
+    ...steerFields,
+  },
+  projectionResultSchema,
+  {
+    refine: (p, ctx) => {
+      checkModelChoice(p, ctx);
+      checkOnePrompt(p, ctx);
+      checkSteerSource(p, ctx);
+    },
+  },
+);
+
+export const steerCompareJob = defineJob(
+  'steer-compare',
+  'steerCompare',
+  'greedy generation without and with steering, side by side: the text diff and the per-token KL between the two next-token distributions (Steer & Compare)',
+  {
+    ...modelFields,
+    ...promptFields,
+    maxNewTokens: count(0, 'tokens to generate at most, each side').default(40),
+    stop: z.array(z.string()).min(1).describe("stop strings (default: the tokenizer's end-of-turn strings)").optional(),
+    out: path('write the comparison as a run file (JSON) that --experiment runs again').optional(),
+    experiment: path('run the comparison a run file (steer-compare --out) describes, again').optional(),
+    ...steerFields,
+  },
+  steerCompareResultSchema,
+  {
+    refine: (p, ctx) => {
+      if (p.experiment !== undefined) return;
+      checkModelChoice(p, ctx);
+      checkOnePrompt(p, ctx);
+      checkSteerSource(p, ctx);
+    },
+  },
+);
+
+export const steerVectorJob = defineJob(
+  'steer-vector',
+  'steerVector',
+  'write steering vectors as a llama.cpp/repeng GGUF control vector or a safetensors file (one tensor per layer), from any vector file or the contrast of two prompt sets',
+  {
+    ...modelFields,
+    from: path('the vector file: a directions file, safetensors, .npy or GGUF control vector').optional(),
+    tensor: z.string().min(1).describe('use this tensor of --from for every hook').optional(),
+    row: count(0, 'row of a 2-D tensor of --from').optional(),
+    positive: z.array(path('positive set')).min(1).describe('trace files or prompt files of the positive set (contrastive activation addition, measured on --model)').optional(),
+    negative: z.array(path('negative set')).min(1).describe('the negative set of --positive').optional(),
+    hooks: z.array(z.string().min(1)).min(1).describe('hook points written (default: every one the source has; GGUF: block outputs only)').optional(),
+    out: path('the file written: .gguf (llama.cpp control vector: direction.<l> is added to the output of block l) or .safetensors (one tensor per hook point)'),
+    modelHint: z.string().min(1).describe('GGUF controlvector.model_hint (default: the model type, or the source file\'s hint)').optional(),
+  },
+  steerVectorResultSchema,
+  {
+    refine: (p, ctx) => {
+      if (p.model !== undefined && (p.modelsPath !== undefined || p.modelName !== undefined)) checkModelChoice(p, ctx);
+      if (p.from !== undefined && p.positive !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['from'], message: 'conflicts with --positive: the vectors come from a file or from two contrast sets, not both', params: { conflict: 'positive' } });
+      }
+    },
+  },
+);
+
 /** Every job, by CLI name. Adding a job: define it above, add it here and in runtime/jobs/. */
 export const JOBS = {
   'save-hidden-states': saveHiddenStatesJob,
@@ -474,6 +639,11 @@ export const JOBS = {
   'inspect-cache': inspectCacheJob,
   merge: mergeJob,
   'slurm-script': slurmScriptJob,
+  trace: traceJob,
+  'logit-lens': logitLensJob,
+  projection: projectionJob,
+  'steer-compare': steerCompareJob,
+  'steer-vector': steerVectorJob,
 } as const;
 
 export type Jobs = typeof JOBS;

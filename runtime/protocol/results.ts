@@ -11,6 +11,7 @@
  * No imports from vscode, the DOM or Node here: this module is bundled into all three.
  */
 import { z } from 'zod';
+import { appliedSteeringSchema } from './steering';
 import { SUBSETS as DATASET_SUBSETS, type Subset } from '../../datasets/records';
 import { shardsStateSchema } from './shards';
 
@@ -65,6 +66,12 @@ export const interventionSpecSchema = z
     directionFile: z.string().optional(),
     /** For direction interventions: the hook point whose direction each edited block used (parallel to layers). */
     directionHooks: z.array(z.string()).optional(),
+    /**
+     * Steering (--steer_* flags; scale and alpha are then 0): the method, strength and vectors.
+     * kind 'direction' steers along the given vectors, 'random-direction' along random vectors of
+     * the same lengths (the control).
+     */
+    steering: appliedSteeringSchema.optional(),
   });
 export type InterventionSpec = z.infer<typeof interventionSpecSchema>;
 

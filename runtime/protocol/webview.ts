@@ -14,12 +14,17 @@
  *
  * No imports from vscode, the DOM or Node here: this module is bundled into the webview too.
  */
+import type { LogitLensResult, ProjectionResult, SteerCompareResult } from './probe';
 import type { DirectionStatsFile, RunFile, Subset } from './results';
+import type { SteerMethod, SteerNorm, SteerPositions } from './steering';
 
 /** `WebviewPanel.viewType`s; a panel serializer per type restores pages after a reload. */
 export const CHART_VIEW_TYPES = Object.freeze({
   run: 'layerlab.runChart',
   directions: 'layerlab.directionChart',
+  lens: 'layerlab.logitLens',
+  compare: 'layerlab.steerCompare',
+  projection: 'layerlab.projection',
 });
 
 export type ChartPageKind = keyof typeof CHART_VIEW_TYPES;
@@ -80,7 +85,65 @@ export interface LoadFailedMessage {
   message: string;
 }
 
-export type HostToWebview = ShowRunMessage | ShowDirectionsMessage | RunChangedMessage | SavedMessage | LoadFailedMessage;
+/** The logit lens of a prompt (logit-lens job result). */
+export interface ShowLensMessage {
+  type: 'showLens';
+  lens: LogitLensResult;
+  /** The model, for the header. */
+  model: string;
+}
+
+/** Projections of a prompt's tokens onto a direction at every layer (projection job result). */
+export interface ShowProjectionMessage {
+  type: 'showProjection';
+  projection: ProjectionResult;
+  model: string;
+  /** The layer the editor's decorations show (the page opens on it). */
+  hook: string;
+}
+
+/** What the Steer & Compare form holds: the steering and generation choices the user can change. */
+export interface CompareForm {
+  prompt: string;
+  steerHooks: string[];
+  steerMethod: SteerMethod;
+  steerStrength: number;
+  steerTarget: number;
+  steerNorm: SteerNorm;
+  steerPositions: SteerPositions;
+  maxNewTokens: number;
+}
+
+/** What Steer & Compare steers with and on: the model and the vector's source (steer-compare params). */
+export interface CompareSource {
+  model: string;
+  steerVector?: string;
+  steerTensor?: string;
+  steerRow?: number;
+  steerPositive?: string[];
+  steerNegative?: string[];
+}
+
+/** The Steer & Compare panel's state: the fixed choices, the form, the last result, whether it runs. */
+export interface ShowCompareMessage {
+  type: 'showCompare';
+  source: CompareSource;
+  form: CompareForm;
+  result: SteerCompareResult | null;
+  busy: boolean;
+  /** Why the last run failed (the form stays as it was). */
+  error?: string;
+}
+
+export type HostToWebview =
+  | ShowRunMessage
+  | ShowDirectionsMessage
+  | RunChangedMessage
+  | SavedMessage
+  | LoadFailedMessage
+  | ShowLensMessage
+  | ShowProjectionMessage
+  | ShowCompareMessage;
 
 // ---------------------------------------------------------------------------------------------
 // Page → host
@@ -127,7 +190,38 @@ export interface LogMessage {
   message: string;
 }
 
-export type WebviewToHost = ReadyMessage | PickCompareMessage | ClearCompareMessage | SaveMessage | LogMessage;
+/** Steer & Compare: run both generations with this form (the strength slider sends it too). */
+export interface CompareRunMessage {
+  type: 'compareRun';
+  form: CompareForm;
+}
+
+/** Steer & Compare: choose another steering vector file. */
+export interface PickVectorMessage {
+  type: 'pickVector';
+}
+
+/** Steer & Compare: write the last result as a run file (`layerlab steer-compare --experiment`). */
+export interface SaveExperimentMessage {
+  type: 'saveExperiment';
+}
+
+/** Show Projection: the page's layer picker chose a hook; the editor's decorations follow. */
+export interface ProjectionLayerMessage {
+  type: 'projectionLayer';
+  hook: string;
+}
+
+export type WebviewToHost =
+  | ReadyMessage
+  | PickCompareMessage
+  | ClearCompareMessage
+  | SaveMessage
+  | LogMessage
+  | CompareRunMessage
+  | PickVectorMessage
+  | SaveExperimentMessage
+  | ProjectionLayerMessage;
 
 /** The largest export a page may post (a 4k PNG is a few MB; CSVs of large runs stay far below). */
 export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
@@ -144,7 +238,10 @@ export type ChartId =
   | 'direction-auc'
   | 'direction-cohens-d'
   | 'direction-pearson-r'
-  | 'projection-histogram';
+  | 'projection-histogram'
+  | 'logit-lens'
+  | 'projection-layers'
+  | 'steer-kl';
 
 export type CorrectnessFilter = 'all' | 'correct' | 'wrong' | 'unparsed';
 
@@ -185,4 +282,23 @@ export interface DirectionsPageState {
   ui: DirectionsUiState;
 }
 
-export type ChartPageState = RunPageState | DirectionsPageState;
+/** Probe pages keep what they show in their state: they draw job results, not files. */
+export interface LensPageState {
+  page: 'lens';
+  message: ShowLensMessage;
+  tables: ChartId[];
+}
+
+export interface ProjectionPageState {
+  page: 'projection';
+  message: ShowProjectionMessage;
+  tables: ChartId[];
+}
+
+export interface ComparePageState {
+  page: 'compare';
+  message: ShowCompareMessage;
+  tables: ChartId[];
+}
+
+export type ChartPageState = RunPageState | DirectionsPageState | LensPageState | ProjectionPageState | ComparePageState;

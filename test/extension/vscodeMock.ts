@@ -184,6 +184,9 @@ export const mock = {
   /** Text document content providers registered, by scheme, and the texts they gave. */
   contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string | Promise<string> }>(),
   documentTexts: new Map<string, string>(),
+  /** Options of the editor decoration types created, and the selectors hovers were registered for. */
+  decorationTypes: [] as unknown[],
+  hoverProviders: [] as { selector: unknown; provider: unknown }[],
   reset(): void {
     this.quickPicks = [];
     this.inputs = [];
@@ -207,6 +210,8 @@ export const mock = {
     this.serializers.clear();
     this.contentProviders.clear();
     this.documentTexts.clear();
+    this.decorationTypes = [];
+    this.hoverProviders = [];
   },
 };
 
@@ -245,6 +250,7 @@ export const window = {
       },
       name: '',
       show: () => void (s.visible = true),
+      hide: () => void (s.visible = false),
       dispose() {},
     };
   },
@@ -279,6 +285,14 @@ export const window = {
     mock.panels.push(p);
     return p;
   },
+  /** Editor decorations: kept as created, applied to no editor (the mock has none). */
+  createTextEditorDecorationType(options: unknown) {
+    mock.decorationTypes.push(options);
+    return { options, dispose() {} };
+  },
+  visibleTextEditors: [] as unknown[],
+  activeTextEditor: undefined as unknown,
+  onDidChangeVisibleTextEditors: new EventEmitter<unknown>().event,
   registerWebviewPanelSerializer(viewType: string, s: unknown) {
     mock.serializers.set(viewType, s);
     return { dispose: () => mock.serializers.delete(viewType) };
@@ -351,6 +365,7 @@ export const workspace = {
     return { uri, getText: () => text };
   },
   onDidChangeConfiguration: configChange.event,
+  onDidChangeTextDocument: new EventEmitter<unknown>().event,
   onDidGrantWorkspaceTrust: new EventEmitter<void>().event,
   onDidChangeWorkspaceFolders: new EventEmitter<void>().event,
 };
@@ -367,6 +382,32 @@ export const commands = {
   },
 };
 
+export const languages = {
+  registerHoverProvider(selector: unknown, provider: unknown) {
+    mock.hoverProviders.push({ selector, provider });
+    return { dispose() {} };
+  },
+};
+
+/** Editor positions as plain offsets: enough for code that converts with positionAt/offsetAt. */
+export class Range {
+  constructor(
+    readonly start: unknown,
+    readonly end: unknown,
+  ) {}
+}
+
+export class MarkdownString {
+  constructor(readonly value: string) {}
+}
+
+export class Hover {
+  constructor(
+    readonly contents: MarkdownString,
+    readonly range?: Range,
+  ) {}
+}
+
 export const env = { appName: 'Mock Code' };
 export const version = '1.100.0-mock';
 
@@ -382,9 +423,13 @@ const api = {
   ViewColumn,
   ProgressLocation,
   CancellationTokenSource,
+  Range,
+  MarkdownString,
+  Hover,
   window,
   workspace,
   commands,
+  languages,
   env,
   version,
 };

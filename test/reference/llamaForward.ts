@@ -59,10 +59,16 @@ export function referenceForward(ckpt: LlamaCheckpoint, ids: number[]): Referenc
     residPost.push(x.map((v) => v.slice()));
   }
 
+  const logits = x.map((v) => referenceHead(ckpt, v));
+  return { residPre, residPost, logits };
+}
+
+/** Final norm and unembedding of one residual vector: the model's head, and the logit lens. */
+export function referenceHead(ckpt: LlamaCheckpoint, residual: Float32Array): Float32Array {
+  const { config: c, weights: w } = ckpt;
   const head = c.tiedEmbeddings ? w.embed : w.lmHead;
   if (!head) throw new Error('checkpoint has untied embeddings but no lmHead');
-  const logits = x.map((v) => linear(head, rmsNorm(v, w.finalNorm.data, c.rmsNormEps)));
-  return { residPre, residPost, logits };
+  return linear(head, rmsNorm(residual, w.finalNorm.data, c.rmsNormEps));
 }
 
 /**

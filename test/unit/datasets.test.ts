@@ -246,8 +246,9 @@ describe('readers and validation errors', () => {
   });
 
   test('kind detection failure lists the known kinds; --kind overrides detection', async () => {
-    const f = write('odd.json', [{ text: 'hello', target: 'world' }]);
-    await rejectsWith(loadDataset(f), 'record 0', 'cannot tell the dataset kind', 'text, target', '--kind', 'gsm8k');
+    // (A "text" field alone would make it a plain-text dataset: datasets-text.test.ts.)
+    const f = write('odd.json', [{ input_text: 'hello', target: 'world' }]);
+    await rejectsWith(loadDataset(f), 'record 0', 'cannot tell the dataset kind', 'input_text, target', '--kind', 'gsm8k', 'text:');
     await rejectsWith(loadDataset(f, { kind: 'nope' }), 'unknown dataset kind "nope"');
     // A GSM8K-looking file read as PopQA fails on PopQA's fields.
     const g = write('g.json', [{ question: 'What is 2+2?', answer: 'Two and two.\n#### 4' }]);

@@ -197,12 +197,25 @@ const THEME_TABLE: Record<'dark' | 'light', { bodyClass: string; vars: Record<st
   },
 };
 
+/**
+ * The colours LayerLab contributes (package.json `contributes.colors`), as VS Code gives every
+ * registered colour to a webview: a variable named after the id (dots as dashes), with the
+ * theme kind's default.
+ */
+export function contributedColorVars(kind: 'dark' | 'light' | 'highContrast'): Record<string, string> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { contributes: { colors: { id: string; defaults: Record<string, string> }[] } };
+  return Object.fromEntries(pkg.contributes.colors.map((c) => [`--vscode-${c.id.replace(/\./g, '-')}`, c.defaults[kind]!]));
+}
+
+for (const [name, kind] of [['dark', 'dark'], ['light', 'light']] as const) Object.assign(THEME_TABLE[name].vars, contributedColorVars(kind));
+
 export const THEMES: Record<ThemeName, { bodyClass: string; vars: Record<string, string> }> = {
   ...THEME_TABLE,
   'high-contrast': {
     bodyClass: 'vscode-high-contrast',
     vars: {
       ...THEME_TABLE.dark.vars,
+      ...contributedColorVars('highContrast'),
       '--vscode-editor-foreground': '#ffffff',
       '--vscode-editor-background': '#000000',
       '--vscode-foreground': '#ffffff',

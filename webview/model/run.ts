@@ -29,6 +29,13 @@ export interface Setting {
    */
   fileTag?: string;
   randomIndex?: number;
+  /** Steering (--steer_*): the method and strength in a few words, e.g. `add s=4`. */
+  steer?: string;
+}
+
+/** `add s=4`, `affine s=1 t=2 rel`: a steering setting as the runtime names it in ids. */
+function steerLabel(st: NonNullable<InterventionSpec['steering']>): string {
+  return `${st.method} s=${st.strength}${st.method === 'affine' ? ` t=${st.target}` : ''}${st.norm === 'relative' ? ' rel' : ''}`;
 }
 
 export function settingOf(s: InterventionSpec): Setting | null {
@@ -42,8 +49,9 @@ export function settingOf(s: InterventionSpec): Setting | null {
     ...(s.directionLayer !== undefined ? { directionLayer: s.directionLayer } : {}),
     ...(s.kind === 'direction' && /\[([^\]]+)\]$/.test(s.id) ? { fileTag: /\[([^\]]+)\]$/.exec(s.id)![1]! } : {}),
     ...(s.kind === 'random-direction' ? { randomIndex: s.randomIndex ?? 0 } : {}),
+    ...(s.steering ? { steer: steerLabel(s.steering) } : {}),
   };
-  base.key = JSON.stringify([base.kind, base.hook, base.scale, base.alpha, base.directionLayer ?? null, base.fileTag ?? null, base.randomIndex ?? null]);
+  base.key = JSON.stringify([base.kind, base.hook, base.scale, base.alpha, base.directionLayer ?? null, base.fileTag ?? null, base.randomIndex ?? null, base.steer ?? null]);
   return base;
 }
 
@@ -60,7 +68,8 @@ export function settingLabels(settings: readonly Setting[]): Map<string, string>
     const parts: string[] = [];
     if (s.kind === 'random-direction') parts.push(`random #${s.randomIndex ?? 0}`);
     if (hooks.size > 1 || s.hook === 'pre') parts.push(s.hook);
-    parts.push(`scale=${s.scale}`);
+    if (s.steer) parts.push(s.steer);
+    else parts.push(`scale=${s.scale}`);
     if (anyAlpha) parts.push(`α=${s.alpha}`);
     if (s.directionLayer !== undefined) parts.push(`dir@${s.directionLayer}`);
     if (s.fileTag) parts.push(s.fileTag);
@@ -71,7 +80,7 @@ export function settingLabels(settings: readonly Setting[]): Map<string, string>
 
 /** The measured-direction setting a random control belongs to (same hook, scale, α, dir layer). */
 export function controlledKey(s: Setting): string {
-  return JSON.stringify([s.hook, s.scale, s.alpha, s.directionLayer ?? null]);
+  return JSON.stringify([s.hook, s.scale, s.alpha, s.directionLayer ?? null, s.steer ?? null]);
 }
 
 // ---------------------------------------------------------------------------------------------

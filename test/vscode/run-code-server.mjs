@@ -376,8 +376,17 @@ async function runFromPalette(page, command) {
   const item = page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first();
   const deadline = Date.now() + 60_000;
   for (;;) {
+    // A quick input left open, or focus inside an editor page that swallowed F1 (seen after the
+    // walkthrough on a loaded machine), must not make the palette unreachable: retry.
+    if (await input.isVisible()) await page.keyboard.press('Escape');
     await page.keyboard.press('F1');
-    await input.waitFor({ timeout: 15_000 });
+    try {
+      await input.waitFor({ state: 'visible', timeout: 5_000 });
+    } catch {
+      if (Date.now() > deadline) fail(`the command palette did not open for "${command}" within 60 s`);
+      await page.locator('.monaco-workbench .part.statusbar').click({ position: { x: 2, y: 2 } }).catch(() => {});
+      continue;
+    }
     await input.fill(`>${command}`);
     try {
       await item.waitFor({ timeout: 3_000 });

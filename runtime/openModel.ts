@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { loadCheckpoint, type LoadedCheckpoint, type ModelOptions, type ModelTokenizer } from '../models/load';
 import { buildInstrumentedModel, defaultGraphCacheDir } from '../models/graph/build';
-import { estimateWeightBytes, WEIGHT_PRECISIONS, type WeightPrecision } from '../models/graph/weights';
+import { estimateWeightBytes, precisionProblem, WEIGHT_PRECISIONS, type WeightPrecision } from '../models/graph/weights';
 import { InstrumentedModel } from './model';
 import { chooseProvider, type Provider, type SessionOptions } from './ort/session';
 
@@ -63,7 +63,7 @@ export class ModelOpenError extends Error {
  */
 export const PEAK_MEMORY_FACTOR = 1.3;
 /** Room for Node, ONNX Runtime's code and the activations of one pass, on top of that. */
-const RUNTIME_OVERHEAD_BYTES = 512 * 2 ** 20;
+export const RUNTIME_OVERHEAD_BYTES = 512 * 2 ** 20;
 
 export async function openModel(modelPath: string, opts: OpenModelOptions = {}): Promise<OpenedModel> {
   const log = opts.log ?? (() => {});
@@ -77,6 +77,8 @@ export async function openModel(modelPath: string, opts: OpenModelOptions = {}):
   );
 
   // Everything that can refuse the request runs before anything is written.
+  const problem = precisionProblem(checkpoint.recipe.weightPlan, precision);
+  if (problem) throw new ModelOpenError(problem);
   const choice = await chooseProvider(opts.provider ?? 'auto');
   checkPrecision(precision, choice.provider, opts.provider ?? 'auto', choice.note);
   if (choice.provider === 'cpu') checkMemory(checkpoint, precision, opts.memoryBudget ?? availableMemory());

@@ -353,6 +353,15 @@ export function estimateWeightBytes(plan: PlannedWeight[], precision: WeightPrec
   return { parameterBytes, fileBytes };
 }
 
+/** Why a plan cannot be stored at a precision, or undefined when it can (checked before writing). */
+export function precisionProblem(plan: PlannedWeight[], precision: WeightPrecision): string | undefined {
+  if (!WEIGHT_PRECISIONS.includes(precision)) return `unknown weight precision '${String(precision)}': choose ${WEIGHT_PRECISIONS.join(', ')}`;
+  if (precision !== 'int8' && precision !== 'int4') return undefined;
+  // GatherBlockQuantized reads rows of exactly `dim` values: no padded last block.
+  const odd = plan.find((t) => t.kind === 'embedding' && t.dims[1] % QUANT_BLOCK !== 0);
+  return odd ? `${precision} weights need d_model to be a multiple of ${QUANT_BLOCK} (this model's is ${odd.dims[1]}): choose fp32` : undefined;
+}
+
 /** Values a plan writes (copies included): the total of a conversion's progress. */
 export function plannedValues(plan: PlannedWeight[]): number {
   return plan.reduce((a, t) => a + t.dims.reduce((x, y) => x * y, 1), 0);

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { writeTinyHuginn, type TinyHuginnOptions } from '../../models/huginn/demo';
 import { huginnParameterCount, probeHuginnCheckpoint, readHuginnCheckpoint, type HuginnCheckpoint } from '../../models/huginn/checkpoint';
-import { buildInstrumentedModel, huginnRecipe, writeGraphWithoutEdits } from '../../models/graph/build';
+import { buildInstrumentedModel, huginnRecipe, writeGraphForm } from '../../models/graph/build';
 import { InstrumentedModel } from '../../runtime/model';
 import { allHookNames } from '../../models/graph/spec';
 import { openModel, type OpenedModel } from '../../runtime/openModel';
@@ -228,7 +228,7 @@ describe('huginn runtime behaviour (num_steps 3)', () => {
     const recipe = huginnRecipe(ckpt, { numSteps: 3 });
     const built = buildInstrumentedModel(recipe, graphCacheDir);
     assert.equal(built.built, false, 'the graph opened above');
-    const noEditGraph = await InstrumentedModel.load(built, { provider: 'cpu', threads: 1 }, writeGraphWithoutEdits(recipe, built));
+    const noEditGraph = await InstrumentedModel.load(built, { provider: 'cpu', threads: 1 }, writeGraphForm(recipe, built, { edits: false }));
     try {
       const reads = allHookNames(n).map((h) => ({ hook: h, positions: 'last' as const }));
       const plain = await noEditGraph.forward([IDS], undefined, { reads });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { buildInstrumentedModel, llamaRecipe, writeGraphForm } from '../../models/graph/build';
 import { allHookNames } from '../../models/graph/spec';
 import { InstrumentedModel, ModelInputError, selectRows } from '../../runtime/model';
-import { referenceForward } from '../reference/llamaForward';
+import { referenceForward } from '../../runtime/reference/llamaForward';
 import { randomLlama } from '../helpers/randomLlama';
 import { tmpDir } from '../helpers/tmp';
 import type { LlamaCheckpoint } from '../../models/checkpoint';

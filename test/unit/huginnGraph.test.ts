@@ -16,7 +16,7 @@ import { buildInstrumentedModel, huginnRecipe, writeGraphForm } from '../../mode
 import { InstrumentedModel } from '../../runtime/model';
 import { allHookNames } from '../../models/graph/spec';
 import { openModel, type OpenedModel } from '../../runtime/openModel';
-import { huginnReferenceForward, type HuginnReferenceOptions } from '../reference/huginnForward';
+import { huginnReferenceForward, type HuginnReferenceOptions } from '../../runtime/reference/huginnForward';
 import { tmpDir } from '../helpers/tmp';
 
 const root = tmpDir('layerlab-huginn-graph-');

@@ -21,8 +21,8 @@ import { generateGreedy } from '../../runtime/generate';
 import { ModelOpenError, openModel, PEAK_MEMORY_FACTOR, RUNTIME_OVERHEAD_BYTES } from '../../runtime/openModel';
 import { estimateWeightBytes } from '../../models/graph/weights';
 import { loadCheckpoint } from '../../models/load';
-import { referenceForward } from '../reference/llamaForward';
-import { huginnReferenceForward } from '../reference/huginnForward';
+import { referenceForward } from '../../runtime/reference/llamaForward';
+import { huginnReferenceForward } from '../../runtime/reference/huginnForward';
 import { randomLlama } from '../helpers/randomLlama';
 import { tmpDir } from '../helpers/tmp';
 

@@ -9,7 +9,7 @@ import { loadCheckpoint, type LoadedCheckpoint, type ModelOptions, type ModelTok
 import { buildInstrumentedModel, defaultGraphCacheDir } from '../models/graph/build';
 import { estimateWeightBytes, precisionProblem, WEIGHT_PRECISIONS, type WeightPrecision } from '../models/graph/weights';
 import { InstrumentedModel } from './model';
-import { chooseProvider, type Provider, type SessionOptions } from './ort/session';
+import { chooseProvider, webgpuF16Unavailable, type Provider, type SessionOptions } from './ort/session';
 
 /** Progress of an open: a step counter (or bytes) and what is happening, for a progress bar. */
 export type OpenProgress = (done: number, total: number, message: string) => void;
@@ -80,7 +80,7 @@ export async function openModel(modelPath: string, opts: OpenModelOptions = {}):
   const problem = precisionProblem(checkpoint.recipe.weightPlan, precision);
   if (problem) throw new ModelOpenError(problem);
   const choice = await chooseProvider(opts.provider ?? 'auto');
-  checkPrecision(precision, choice.provider, opts.provider ?? 'auto', choice.note);
+  await checkPrecision(precision, choice.provider, opts.provider ?? 'auto', choice.note);
   if (choice.provider === 'cpu') checkMemory(checkpoint, precision, opts.memoryBudget ?? availableMemory());
 
   const t0 = Date.now();
@@ -93,11 +93,20 @@ export async function openModel(modelPath: string, opts: OpenModelOptions = {}):
   return { checkpoint, model, tokenizer: checkpoint.tokenizer, graphDir: built.dir, built: built.built };
 }
 
-/** fp16 matrices are multiplied in fp16, which ONNX Runtime's CPU provider does not implement. */
-function checkPrecision(precision: WeightPrecision, provider: Provider, asked: string, note: string | undefined): void {
-  if (precision !== 'fp16' || provider !== 'cpu') return;
-  const why = asked === 'auto' ? `provider 'auto' found no GPU${note ? ` (${note})` : ''}` : `provider '${asked}' is the CPU`;
-  throw new ModelOpenError(`fp16 weights run on a GPU provider (webgpu or cuda), but ${why}: on the CPU choose weights fp32, int8 or int4`);
+/**
+ * fp16 matrices are multiplied in fp16, which ONNX Runtime's CPU provider does not implement and
+ * some WebGPU devices cannot (no shader-f16).
+ */
+async function checkPrecision(precision: WeightPrecision, provider: Provider, asked: string, note: string | undefined): Promise<void> {
+  if (precision !== 'fp16') return;
+  if (provider === 'cpu') {
+    const why = asked === 'auto' ? `provider 'auto' found no GPU${note ? ` (${note})` : ''}` : `provider '${asked}' is the CPU`;
+    throw new ModelOpenError(`fp16 weights run on a GPU provider (webgpu or cuda), but ${why}: on the CPU choose weights fp32, int8 or int4`);
+  }
+  if (provider === 'webgpu') {
+    const f16 = await webgpuF16Unavailable();
+    if (f16) throw new ModelOpenError(`fp16 weights need 16-bit float support on the GPU, but ${f16}: choose weights fp32, int8 or int4 for provider webgpu`);
+  }
 }
 
 /**

@@ -178,17 +178,53 @@ function describeWebgpuFailure(e: unknown): string {
   return lastLine(msg);
 }
 
-/** `y = x + x` over a 1-element float tensor: the smallest graph that makes a provider start. */
-function probeModel(): Uint8Array {
+/**
+ * `y = x + x` over a 1-element float tensor: the smallest graph that makes a provider start; with
+ * `f16`, the addition runs in float16 between casts (what fp16 weights need of a GPU).
+ */
+function probeModel(f16 = false): Uint8Array {
   const value = (name: string): onnx.IValueInfoProto => ({
     name,
     type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: Long.fromNumber(1) }] } } },
   });
+  const to = (t: number): onnx.IAttributeProto[] => [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: Long.fromNumber(t) }];
+  const node: onnx.INodeProto[] = f16
+    ? [
+        { opType: 'Cast', input: ['x'], output: ['h'], attribute: to(onnx.TensorProto.DataType.FLOAT16) },
+        { opType: 'Add', input: ['h', 'h'], output: ['h2'] },
+        { opType: 'Cast', input: ['h2'], output: ['y'], attribute: to(onnx.TensorProto.DataType.FLOAT) },
+      ]
+    : [{ opType: 'Add', input: ['x', 'x'], output: ['y'] }];
   return onnx.ModelProto.encode({
     irVersion: Long.fromNumber(8),
     opsetImport: [{ domain: '', version: Long.fromNumber(17) }],
-    graph: { name: 'probe', node: [{ opType: 'Add', input: ['x', 'x'], output: ['y'] }], input: [value('x')], output: [value('y')] },
+    graph: { name: 'probe', node, input: [value('x')], output: [value('y')] },
   }).finish();
+}
+
+let f16Probe: Promise<string | undefined> | undefined;
+
+/**
+ * Why the WebGPU device cannot compute in float16 (fp16 weights), or undefined when it can.
+ * Devices without the shader-f16 feature (software Vulkan, some older GPUs) only fail when a
+ * float16 kernel first runs, so a tiny float16 graph is run once to find out.
+ */
+export function webgpuF16Unavailable(): Promise<string | undefined> {
+  f16Probe ??= (async () => {
+    try {
+      const s = await ort.InferenceSession.create(probeModel(true), { executionProviders: ['webgpu'], logSeverityLevel: 4 });
+      try {
+        await s.run({ x: new ort.Tensor('float32', Float32Array.of(1), [1]) });
+      } finally {
+        await s.release();
+      }
+      return undefined;
+    } catch (e) {
+      const msg = String(e instanceof Error ? e.message : e);
+      return /requires f16|does not support/.test(msg) ? 'this GPU has no 16-bit float shaders (WebGPU shader-f16)' : lastLine(msg);
+    }
+  })();
+  return f16Probe;
 }
 
 function providerFailure(provider: Provider, e: unknown): Error {

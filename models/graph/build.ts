@@ -6,8 +6,8 @@
  *   <cache>/<family>-<content hash>-<precision>/
  *     weights.bin          every parameter, converted once (see weights.ts)
  *     weights.json         its manifest; written after weights.bin is complete
- *     decoder-b2.onnx      a graph variant (huginn: one per num_steps / state init), external
- *     decoder-b2.json      data in weights.bin; the spec is written last and marks it complete
+ *     decoder-b4.onnx      a graph variant (huginn: one per num_steps / state init), external
+ *     decoder-b4.json      data in weights.bin; the spec is written last and marks it complete
  *
  * ONNX Runtime refuses external data outside the graph's own folder, so the graphs sit beside the
  * one weights file they share. The key is the checkpoint's content hash (models/fingerprint.ts),

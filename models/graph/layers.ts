@@ -104,6 +104,8 @@ export function beginForward(
       const project = g.op('Pad', [col, g.constI64([0, 0, 0, 0, 0, 1])]); // [H,d,2]
       const scaled = g.op('Mul', [g.op('Unsqueeze', [scale, g.constI64([1])]), direction]); // [H,d]
       const apply = g.op('Concat', [g.op('Unsqueeze', [scaled, g.constI64([1])]), g.op('Unsqueeze', [add, g.constI64([1])])], { axis: 1 }); // [H,2,d]
+      // Each hook point Gathers its slice. (One Split into 2·nBlocks outputs would save two nodes
+      // per hook point, but WebGPU binds a buffer per output and allows 8 to 12.)
       return { project, apply, mask3: g.op('Unsqueeze', [editMask, g.constI64([-1])]), e2: g.constF32([0, 1], [2], 'e2') };
     });
   }

@@ -87,6 +87,7 @@ export async function saveHiddenStates(opened: OpenedModel, opts: SaveHiddenStat
     model_hash: checkpoint.contentHash,
     model_type: model.spec.modelType,
     model_options: JSON.stringify(model.spec.options),
+    model_weights: model.spec.precision,
     block_labels: JSON.stringify(model.spec.blocks.map((b) => b.label)),
     tokenizer: tokenizer.source,
     data_file: path.resolve(opts.dataFile),

@@ -1,6 +1,6 @@
 /**
  * The unrolled huginn graph against the independent plain-TypeScript forward pass
- * (test/reference/huginnForward.ts) on generated tiny huginn-shaped folders: every hook point and
+ * (runtime/reference/huginnForward.ts) on generated tiny huginn-shaped folders: every hook point and
  * the logits for two num_steps, the seeded random initial state, KV-cached decoding, left
  * padding, edits confined to what follows them, the unrolled block map, and the core weights
  * stored once however many recurrences use them.

@@ -30,6 +30,8 @@ export interface MemoryProbeRequest {
   /** Model options of the first variant and of each one opened after it (huginn num_steps). */
   variants?: ModelOptions[];
   twoCopies?: boolean;
+  /** Stop after opening the first variant (to measure a first open, conversion included). */
+  openOnly?: boolean;
 }
 
 export interface MemoryProbeResult {
@@ -40,8 +42,9 @@ export interface MemoryProbeResult {
   /** Highest peak over every phase, as a multiple of the weight bytes. */
   worstRatio: number;
   worstPhase: string;
-  /** Seconds to create the session (the first variant). */
+  /** Seconds to open the first variant (converting and building it when `built`). */
   loadSeconds: number;
+  built: boolean;
 }
 
 const HWM = /VmHWM:\s+(\d+) kB/;
@@ -84,6 +87,7 @@ export async function runMemoryProbe(req: MemoryProbeRequest): Promise<MemoryPro
   let extra: OrtSession | undefined;
   let loadSeconds = 0;
   let weightsMB = 0;
+  let built = false;
   for (const [i, modelOptions] of variants.entries()) {
     const tag = variants.length > 1 ? ` (${JSON.stringify(modelOptions)})` : '';
     if (opened) await opened.model.release();
@@ -94,7 +98,13 @@ export async function runMemoryProbe(req: MemoryProbeRequest): Promise<MemoryPro
       if (i === 0) loadSeconds = (Date.now() - t0) / 1000;
     });
     const o = opened!;
+    if (i === 0 && o.built) {
+      built = true;
+      peaksMB['first open (convert + load)'] = peaksMB[`load${tag}`];
+      delete peaksMB[`load${tag}`];
+    }
     weightsMB = Math.max(weightsMB, o.model.spec.weightsBytes / 2 ** 20);
+    if (req.openOnly) break;
     const nBlocks = o.model.spec.nBlocks;
     const d = o.model.spec.dModel;
     const prompt = Array.from({ length: 128 }, (_, k) => 3 + ((k * 37) % 200));
@@ -131,10 +141,11 @@ export async function runMemoryProbe(req: MemoryProbeRequest): Promise<MemoryPro
   for (const [name, mb] of Object.entries(peaksMB)) {
     if (mb > worst) [worst, worstPhase] = [mb, name];
   }
-  return { baselineMB, weightsMB, peaksMB, worstRatio: worst / weightsMB, worstPhase, loadSeconds };
+  return { baselineMB, weightsMB, peaksMB, worstRatio: worst / weightsMB, worstPhase, loadSeconds, built };
 }
 
-if (require.main === module) {
+// Run as a script (not when bundled into dist/bench.js, which has its own --memory-probe).
+if (require.main === module && /memoryProbe\.ts$/.test(process.argv[1] ?? '')) {
   runMemoryProbe(JSON.parse(process.argv[2]) as MemoryProbeRequest)
     .then((r) => process.stdout.write(JSON.stringify(r) + '\n'))
     .catch((e) => {

@@ -24,6 +24,25 @@ export async function interleaved(variants: Record<string, () => Promise<unknown
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 }
 
+/**
+ * Like `interleaved`, also returning the median CPU seconds of each (user + system of this process):
+ * on a machine shared with other work, CPU time of a single-threaded run moves far less than
+ * wall-clock time does.
+ */
+export async function interleavedCpu(variants: Record<string, () => Promise<unknown>>, reps: number): Promise<Record<string, { wall: number; cpu: number }>> {
+  const times: Record<string, { wall: number[]; cpu: number[] }> = Object.fromEntries(Object.keys(variants).map((k) => [k, { wall: [], cpu: [] }]));
+  for (const fn of Object.values(variants)) await fn(); // warm-up
+  for (let r = 0; r < reps; r++) {
+    for (const [k, fn] of Object.entries(variants)) {
+      const c0 = process.cpuUsage();
+      times[k].wall.push(await timeIt(fn));
+      const c = process.cpuUsage(c0);
+      times[k].cpu.push((c.user + c.system) / 1e6);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { wall: median(v.wall), cpu: median(v.cpu) }]));
+}
+
 export function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()}-${os.arch()}`;

@@ -36,6 +36,7 @@ export const PALETTE_COMMANDS = {
   'layerlab.openRunChart': 'Open Run Chart',
   'layerlab.chartDirections': 'Chart Direction Quality',
   'layerlab.selectModel': 'Select Model',
+  'layerlab.checkModel': 'Check Model',
   'layerlab.addDataset': 'Add Dataset',
   'layerlab.restartRuntime': 'Restart Runtime',
   'layerlab.showLog': 'Show Runtime Log',
@@ -109,6 +110,7 @@ export class LayerLabCommands {
       'layerlab.openRunChart': (a) => this.openRunChart(a),
       'layerlab.chartDirections': (a) => this.chartDirections(a),
       'layerlab.selectModel': (a) => this.selectModel(a),
+      'layerlab.checkModel': (a) => this.checkModel(a),
       'layerlab.addDataset': (a) => this.addDataset(a),
       'layerlab.restartRuntime': () => this.restartRuntime(),
       'layerlab.showLog': async () => this.d.log.show(),
@@ -390,6 +392,24 @@ export class LayerLabCommands {
       `LayerLab: ${path.basename(model)} loaded — ${info.modelType} (${info.architecture} graph), ${info.nBlocks} blocks, d_model ${info.dModel}, on ${info.provider.toUpperCase()}.`,
     );
     return model;
+  }
+
+  /**
+   * Checks the model's graph at the weight precision the settings choose, against the
+   * independent reference forward (and fp32), and opens the report beside the editor. A failing
+   * verdict is a warning, not an error: the report is what the user needs to read.
+   */
+  async checkModel(t?: Target): Promise<JobResult<'check-model'>> {
+    const s = this.settings();
+    const remembered = this.d.workspaceState.get<string>(SELECTED_MODEL_KEY);
+    const model = await this.chosenFile(t, 'models', ['model'], (active) => this.palette.pickModel(active ?? remembered));
+    const r = await this.runJob(PALETTE_COMMANDS['layerlab.checkModel'], 'check-model', modelRef(model, s));
+    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: r.markdown });
+    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+    const summary = `LayerLab: ${path.basename(model)} at ${r.model.weights} on ${r.model.provider.toUpperCase()}: check ${r.verdict === 'pass' ? 'passed' : 'FAILED'}.`;
+    if (r.verdict === 'pass') void vscode.window.showInformationMessage(summary);
+    else void vscode.window.showWarningMessage(`${summary} ${r.comparisons.flatMap((c) => c.reasons)[0] ?? 'See the report.'}`);
+    return r;
   }
 
   async addDataset(t?: Target): Promise<string> {

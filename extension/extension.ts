@@ -194,6 +194,7 @@ export class LayerLab implements LayerLabApi, vscode.Disposable {
       datasetsPath: c.get('datasetsPath'),
       outputPath: c.get('outputPath'),
       provider: c.get('provider'),
+      weights: c.get('weights'),
       threads: c.get('threads'),
       batchSize: c.get('batchSize'),
       nodePath: c.get('nodePath'),

@@ -131,18 +131,19 @@ export function formFields(job: FormJob): { inputs: (InputSlot & { field: FieldI
 // Values
 
 /**
- * What the settings put in a job's form: the provider and threads of every model-using job,
+ * What the settings put in a job's form: the provider, weight precision and threads of every model-using job,
  * `layerlab.batchSize` when set (otherwise the job's own default, the CLI's: 4 prompts per pass
  * when caching, 1 when evaluating), and the output folders the views show.
  */
 export function settingsValues(
   job: FormJob,
-  s: { provider: string; threads: number; batchSize?: number },
+  s: { provider: string; weights: string; threads: number; batchSize?: number },
   folders: { cache: string; runs: string },
 ): Record<string, unknown> {
   const keys = new Set(fieldsOf(JOBS[job]).map((f) => f.key));
   const out: Record<string, unknown> = {};
   if (keys.has('provider')) out.provider = s.provider;
+  if (keys.has('weights')) out.weights = s.weights;
   if (keys.has('threads') && s.threads > 0) out.threads = s.threads;
   if (s.batchSize !== undefined) for (const k of ['dataBatchSize', 'batchSize']) if (keys.has(k)) out[k] = s.batchSize;
   if (keys.has('outputPath')) out.outputPath = job === 'save-hidden-states' ? folders.cache : folders.runs;

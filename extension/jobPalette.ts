@@ -89,7 +89,7 @@ type PickItem<T> = vscode.QuickPickItem & { value: T };
 /** The model fields of a form that change what the model is (its options): part of describeModel's ref. */
 function modelRefOf(values: Record<string, unknown>, s: LayerLabSettings): ModelRef {
   const pick = (k: string) => (values[k] !== undefined ? { [k]: values[k] } : {});
-  return { model: String(values.model), provider: s.provider, ...pick('tokenizer'), ...pick('numSteps'), ...pick('stateInit'), ...pick('stateSeed') };
+  return { model: String(values.model), provider: s.provider, weights: s.weights, ...pick('weights'), ...pick('tokenizer'), ...pick('numSteps'), ...pick('stateInit'), ...pick('stateSeed') };
 }
 
 function exists(p: unknown): boolean {

@@ -6,8 +6,8 @@ import type { ModelRef } from '../runtime/protocol/jobs';
 import type { LayerLabSettings } from './settings';
 
 /** How the settings open a model: the model fields every model-using job shares. */
-export function modelRef(model: string, s: Pick<LayerLabSettings, 'provider' | 'threads'>): ModelRef {
-  return { model, provider: s.provider, ...(s.threads > 0 ? { threads: s.threads } : {}) };
+export function modelRef(model: string, s: Pick<LayerLabSettings, 'provider' | 'weights' | 'threads'>): ModelRef {
+  return { model, provider: s.provider, weights: s.weights, ...(s.threads > 0 ? { threads: s.threads } : {}) };
 }
 
 /**

@@ -153,6 +153,7 @@ export const COMMANDS_NEEDING_RUNTIME: ReadonlySet<string> = new Set([
   'layerlab.evaluate',
   'layerlab.sweep',
   'layerlab.selectModel',
+  'layerlab.checkModel',
   'layerlab.runDemo',
 ]);
 
@@ -163,6 +164,7 @@ export const COMMANDS_NEEDING_TRUST: ReadonlySet<string> = new Set([
   'layerlab.evaluate',
   'layerlab.sweep',
   'layerlab.selectModel',
+  'layerlab.checkModel',
   'layerlab.restartRuntime',
   'layerlab.runDemo',
 ]);

@@ -5,7 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ProviderPreference } from '../runtime/protocol/requests';
+import { PROVIDER_PREFERENCES, WEIGHT_PRECISIONS, type ProviderPreference, type WeightPrecision } from '../runtime/protocol/requests';
 import { OUTPUT_SUBFOLDERS, WORKSPACE_DEFAULTS } from '../runtime/protocol/workspace';
 
 /** The `layerlab.*` values as VS Code returns them (any may be missing or of the wrong type). */
@@ -14,6 +14,7 @@ export interface RawSettings {
   datasetsPath?: unknown;
   outputPath?: unknown;
   provider?: unknown;
+  weights?: unknown;
   threads?: unknown;
   batchSize?: unknown;
   nodePath?: unknown;
@@ -25,6 +26,8 @@ export interface LayerLabSettings {
   datasetsPath: string;
   outputPath: string;
   provider: ProviderPreference;
+  /** Storage precision of the weights (fp32 exact; fp16 for GPUs; int8/int4 smaller and faster on CPUs). */
+  weights: WeightPrecision;
   /** 0 lets ONNX Runtime decide. */
   threads: number;
   /** Undefined: each job's own default (the CLI's). */
@@ -36,6 +39,7 @@ export interface LayerLabSettings {
 export const SETTING_DEFAULTS = Object.freeze({
   ...WORKSPACE_DEFAULTS,
   provider: 'auto' as ProviderPreference,
+  weights: 'fp32' as WeightPrecision,
   threads: 0,
 });
 
@@ -48,13 +52,16 @@ export function resolveSettings(raw: RawSettings, workspaceRoot: string): LayerL
   const str = (v: unknown, d: string) => (typeof v === 'string' && v.trim() ? v.trim() : d);
   const int = (v: unknown, d: number, min: number) => (typeof v === 'number' && Number.isInteger(v) && v >= min ? v : d);
   const dir = (v: unknown, d: string) => resolvePath(str(v, d), workspaceRoot);
-  const provider = raw.provider === 'cuda' || raw.provider === 'cpu' || raw.provider === 'auto' ? raw.provider : SETTING_DEFAULTS.provider;
+  const oneOf = <T extends string>(v: unknown, options: readonly T[], d: T): T => (options.includes(v as T) ? (v as T) : d);
+  const provider = oneOf(raw.provider, PROVIDER_PREFERENCES, SETTING_DEFAULTS.provider);
+  const weights = oneOf(raw.weights, WEIGHT_PRECISIONS, SETTING_DEFAULTS.weights);
   const nodePath = typeof raw.nodePath === 'string' && raw.nodePath.trim() ? resolvePath(raw.nodePath.trim(), workspaceRoot) : undefined;
   return {
     modelsPath: dir(raw.modelsPath, SETTING_DEFAULTS.modelsPath),
     datasetsPath: dir(raw.datasetsPath, SETTING_DEFAULTS.datasetsPath),
     outputPath: dir(raw.outputPath, SETTING_DEFAULTS.outputPath),
     provider,
+    weights,
     threads: int(raw.threads, SETTING_DEFAULTS.threads, 0),
     ...(typeof raw.batchSize === 'number' && Number.isInteger(raw.batchSize) && raw.batchSize >= 1 ? { batchSize: raw.batchSize } : {}),
     ...(nodePath ? { nodePath } : {}),

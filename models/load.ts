@@ -4,13 +4,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CheckpointError, type LlamaConfig, type Tokenizer } from './checkpoint';
+import { CheckpointError, type LlamaConfig, type LlamaTensorReader, type Tokenizer } from './checkpoint';
 import { hfLlamaTensorReader, probeHfCheckpoint } from './hf/checkpoint';
 import { loadHfTokenizer } from './hf/tokenizer';
 import { llama2cTensorReader, probeLlama2cCheckpoint } from './llama2c/checkpoint';
 import { readLlama2cTokenizer } from './llama2c/tokenizer';
 import { huginnRecipe, llamaRecipe, type GraphRecipe } from './graph/build';
-import { huginnFolderReader, isHuginnFolder, probeHuginnCheckpoint, type HuginnConfig } from './huginn/checkpoint';
+import { huginnFolderReader, isHuginnFolder, probeHuginnCheckpoint, type HuginnConfig, type HuginnTensorReader } from './huginn/checkpoint';
 import { loadHuginnTokenizer } from './huginn/tokenizer';
 import type { HashProgress } from './fingerprint';
 
@@ -23,6 +23,9 @@ export interface ModelTokenizer extends Tokenizer {
   source: string;
 }
 
+/** The checkpoint's tensors, one at a time, by architecture (what the reference forward reads). */
+export type CheckpointTensors = { family: 'llama'; config: LlamaConfig; read: LlamaTensorReader } | { family: 'huginn'; config: HuginnConfig; read: HuginnTensorReader };
+
 export interface LoadedCheckpoint {
   format: 'huggingface' | 'llama2c';
   path: string;
@@ -30,6 +33,8 @@ export interface LoadedCheckpoint {
   tokenizer: ModelTokenizer;
   config: LlamaConfig | HuginnConfig;
   contentHash: string;
+  /** Opens a tensor-at-a-time reader (headers are checked now; weights are read when asked). */
+  tensors(): CheckpointTensors;
 }
 
 /**
@@ -76,6 +81,7 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string, option
       tokenizer: Object.assign(tok, { source: tokenizerPath ?? modelPath }),
       config: probe.config,
       contentHash: probe.contentHash,
+      tensors: () => ({ family: 'huginn', config: probe.config, read: huginnFolderReader(modelPath) }),
     };
   }
   const given = Object.entries({ '--num_steps': options.numSteps, '--state_init': options.stateInit, '--state_seed': options.stateSeed })
@@ -95,6 +101,7 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string, option
       tokenizer: Object.assign(tok, { source: tokenizerPath ?? modelPath }),
       config: probe.config,
       contentHash: probe.contentHash,
+      tensors: () => ({ family: 'llama', config: probe.config, read: hfLlamaTensorReader(modelPath) }),
     };
   }
   const foreign = describeNonLlama2cFile(modelPath);
@@ -115,6 +122,7 @@ export function loadCheckpoint(modelPath: string, tokenizerPath?: string, option
     tokenizer: Object.assign(tok, { source: tokFile }),
     config: probe.config,
     contentHash: probe.contentHash,
+    tensors: () => ({ family: 'llama', config: probe.config, read: llama2cTensorReader(modelPath) }),
   };
 }
 

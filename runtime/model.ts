@@ -113,7 +113,7 @@ export class InstrumentedModel {
 
   /**
    * Loads the built graph, or `graphFile`: another form of it over the same weights and spec
-   * (tests load the edit-free form, see writeGraphWithoutEdits).
+   * (tests load other forms, see writeGraphForm).
    */
   static async load(built: BuiltModel, opts: SessionOptions = {}, graphFile = path.join(built.dir, built.spec.graph)): Promise<InstrumentedModel> {
     const session = await OrtSession.create(graphFile, opts);

@@ -1,7 +1,8 @@
 // Enforces DESIGN.md's layering: which top-level folder may import which, which runtime
 // sub-folders may not import each other (the job flow is protocol → handler → engines, with the
 // CLI and the server as two faces that never import one another), and that
-// runtime/ort/session.ts is the only importer of onnxruntime-node.
+// runtime/ort/session.ts is the only importer of onnxruntime-node, and that the reference forward
+// passes (runtime/reference) import nothing of the graph builders or the runtime.
 //
 // models/common/ is the one exception to "datasets imports only datasets": it holds leaf helpers
 // every folder needs one definition of (the seeded PRNG, atomic file writes, output locks), and
@@ -31,6 +32,7 @@ const FORBIDDEN = [
 ];
 const PROTOCOL = 'runtime/protocol';
 const under = (p, folder) => p === folder || p.startsWith(folder + '/');
+const REFERENCE = 'runtime/reference';
 const problems = [];
 for (const top of Object.keys(ALLOWED)) {
   const topDir = path.join(root, top);
@@ -41,8 +43,8 @@ for (const top of Object.keys(ALLOWED)) {
     const src = fs.readFileSync(path.join(root, file), 'utf8');
     // A file under models/common answers to the stricter models/common rule.
     const allowed = ALLOWED[under(file, COMMON) ? COMMON : top];
-    for (const m of src.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|require\(['"]([^'"]+)['"]\)|import\(['"]([^'"]+)['"]\)/g)) {
-      const spec = m[1] ?? m[2] ?? m[3];
+    for (const m of src.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|^import\s+['"]([^'"]+)['"]|require\(['"]([^'"]+)['"]\)|import\(['"]([^'"]+)['"]\)/gm)) {
+      const spec = m[1] ?? m[2] ?? m[3] ?? m[4];
       if (spec === 'onnxruntime-node' && file !== 'runtime/ort/session.ts') {
         problems.push(`${file}: only runtime/ort/session.ts may import onnxruntime-node`);
       }
@@ -52,6 +54,11 @@ for (const top of Object.keys(ALLOWED)) {
       if (!spec.startsWith('.')) continue;
       const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec));
       const targetTop = target.split('/')[0];
+      // The reference forward passes are the oracle the graphs are checked against: they must not
+      // share code with the graph builders or the runtime that runs them.
+      if (under(file, REFERENCE) && (under(target, 'models/graph') || (under(target, 'runtime') && !under(target, REFERENCE)))) {
+        problems.push(`${file}: the reference forward may not import ${target} (only checkpoint readers)`);
+      }
       if (!(targetTop in ALLOWED)) continue;
       if (!allowed.some((a) => under(target, a))) problems.push(`${file}: may not import ${target} (allowed: ${allowed.join(', ')})`);
       for (const [from, banned, why] of FORBIDDEN) {

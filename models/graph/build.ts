@@ -6,8 +6,8 @@
  *   <cache>/<family>-<content hash>-<precision>/
  *     weights.bin          every parameter, converted once (see weights.ts)
  *     weights.json         its manifest; written after weights.bin is complete
- *     decoder-b2.onnx      a graph variant (huginn: one per num_steps / state init), external
- *     decoder-b2.json      data in weights.bin; the spec is written last and marks it complete
+ *     decoder-b4.onnx      a graph variant (huginn: one per num_steps / state init), external
+ *     decoder-b4.json      data in weights.bin; the spec is written last and marks it complete
  *
  * ONNX Runtime refuses external data outside the graph's own folder, so the graphs sit beside the
  * one weights file they share. The key is the checkpoint's content hash (models/fingerprint.ts),
@@ -35,6 +35,7 @@ import {
   WEIGHTS_FILE,
   WeightsWriter,
   plannedValues,
+  precisionProblem,
   readManifest,
   type ConversionProgress,
   type PlannedWeight,
@@ -166,6 +167,8 @@ function variantName(r: GraphRecipe): string {
 
 export function buildInstrumentedModel(recipe: GraphRecipe, cacheRoot = defaultGraphCacheDir(), opts: BuildOptions = {}): BuiltModel {
   const precision = opts.precision ?? 'fp32';
+  const problem = precisionProblem(recipe.weightPlan, precision);
+  if (problem) throw new Error(problem);
   const dir = modelCacheDir(recipe, precision, cacheRoot);
   const variant = variantName(recipe);
   const specFile = path.join(dir, `${variant}.json`);
@@ -225,15 +228,17 @@ export function buildInstrumentedModel(recipe: GraphRecipe, cacheRoot = defaultG
 }
 
 /**
- * Writes the graph without edit inputs (all positions readable) beside a built one and returns its
- * path. Only tests use it: running both on the same input shows that all-zero edits leave every
- * output bit-identical.
+ * Writes another form of a built graph beside it (every hook point readable at every position) and
+ * returns its path. Only tests use it: the edit-free form shows that all-zero edits leave every
+ * output bit-identical; MatMulNBits at accuracy level 0 shows that int8/int4 graphs compute
+ * exactly what their dequantized weights say.
  */
-export function writeGraphWithoutEdits(recipe: GraphRecipe, built: BuiltModel): string {
+export function writeGraphForm(recipe: GraphRecipe, built: BuiltModel, form: Omit<GraphForm, 'allPositions'>): string {
   const manifest = readManifest(path.join(built.dir, MANIFEST_FILE), path.join(built.dir, WEIGHTS_FILE));
   if (!manifest) throw new Error(`no weights in ${built.dir}`);
-  const file = path.join(built.dir, `${path.basename(built.spec.graph, '.onnx')}-noedits.onnx`);
-  writeAtomically(file, recipe.buildGraph(manifest, { edits: false, allPositions: true }));
+  const tag = `${form.edits ? 'edits' : 'noedits'}${form.nbitsAccuracyLevel !== undefined ? `-acc${form.nbitsAccuracyLevel}` : ''}`;
+  const file = path.join(built.dir, `${path.basename(built.spec.graph, '.onnx')}-test-${tag}.onnx`);
+  writeAtomically(file, recipe.buildGraph(manifest, { ...form, allPositions: true }));
   return file;
 }
 

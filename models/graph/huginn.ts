@@ -22,7 +22,7 @@ import { huginnBlockPrefix, huginnPartSize, huginnTensorTable } from '../huginn/
 import { huginnBlockCount, huginnBlocks, type HuginnRunOptions } from '../huginn/options';
 import { huginnStateTable } from '../huginn/stateInit';
 import { GraphBuilder } from './onnxGraph';
-import { applyRope, attentionCore, beginForward, embeddingLookup, hookPoint, linear, lmHead, rmsNorm, siluGate, type ForwardContext, type GraphForm } from './layers';
+import { applyRope, attentionCore, beginForward, embeddingLookup, hookPoint, linear, lmHead, NBITS_ACCURACY_LEVEL, rmsNorm, siluGate, type ForwardContext, type GraphForm } from './layers';
 import type { BlockInfo } from './spec';
 import type { PlannedWeight, WeightsManifest, WeightsWriter } from './weights';
 
@@ -102,7 +102,7 @@ export function huginnGraphBlocks(c: HuginnConfig, numSteps: number): BlockInfo[
 export function buildHuginnGraph(c: HuginnConfig, opts: HuginnRunOptions, source: string, weights: WeightsManifest, form: GraphForm): Uint8Array {
   // The q|k stacking below assumes as many KV heads as query heads, as the reader enforces.
   if (c.nKvHeads !== c.nHeads) throw new Error(`huginn graph: ${c.nKvHeads} KV heads for ${c.nHeads} query heads is not supported`);
-  const g = new GraphBuilder(`layerlab-${c.modelType}-steps${opts.numSteps}`, weights);
+  const g = new GraphBuilder(`layerlab-${c.modelType}-steps${opts.numSteps}`, weights, form.nbitsAccuracyLevel ?? NBITS_ACCURACY_LEVEL);
   const { ctx, inputIds } = beginForward(g, { dModel: c.dModel, headDim: c.headDim, ropeTheta: c.ropeTheta, ropeStyle: c.ropeStyle, ...form });
   const hc: HuginnContext = { ctx, c };
   let l = 0; // unrolled block index: hook points and KV cache number

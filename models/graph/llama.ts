@@ -3,7 +3,7 @@
  */
 import type { LlamaConfig, LlamaTensorReader } from '../checkpoint';
 import { GraphBuilder } from './onnxGraph';
-import { attention, beginForward, embeddingLookup, hookPoint, linear, lmHead, rmsNorm, siluGate, type ForwardContext, type GraphForm } from './layers';
+import { attention, beginForward, embeddingLookup, hookPoint, linear, lmHead, NBITS_ACCURACY_LEVEL, rmsNorm, siluGate, type ForwardContext, type GraphForm } from './layers';
 import type { BlockInfo } from './spec';
 import type { PlannedWeight, WeightsManifest, WeightsWriter } from './weights';
 
@@ -73,7 +73,7 @@ export function llamaBlocks(nLayers: number): BlockInfo[] {
 
 /** Emits the decoder graph, in the given form, over an already-written weights file. */
 export function buildLlamaGraph(c: LlamaConfig, source: string, weights: WeightsManifest, form: GraphForm): Uint8Array {
-  const g = new GraphBuilder(`layerlab-${c.modelType}`, weights);
+  const g = new GraphBuilder(`layerlab-${c.modelType}`, weights, form.nbitsAccuracyLevel ?? NBITS_ACCURACY_LEVEL);
   const { ctx, inputIds } = beginForward(g, { dModel: c.dModel, headDim: c.headDim, ropeTheta: c.ropeTheta, ropeStyle: c.ropeStyle, ...form });
   let x = embeddingLookup(g, 'embed', inputIds);
   for (let l = 0; l < c.nLayers; l++) {

@@ -43,6 +43,8 @@ export class GraphBuilder {
   constructor(
     readonly name: string,
     readonly weights: WeightsManifest,
+    /** See GraphForm.nbitsAccuracyLevel. */
+    readonly nbitsAccuracyLevel: number,
   ) {}
 
   /** Runs `fn` with node and value names prefixed by `prefix/`, for readable graphs. */

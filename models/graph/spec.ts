@@ -5,7 +5,7 @@
 import type { WeightPrecision } from './weights';
 
 /** Bump whenever the emitted graphs change, so cached graphs are rebuilt. */
-export const BUILDER_VERSION = 3;
+export const BUILDER_VERSION = 5;
 
 export type HookKind = 'hook_resid_pre' | 'hook_resid_post';
 export const HOOK_KINDS: HookKind[] = ['hook_resid_pre', 'hook_resid_post'];

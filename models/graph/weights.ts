@@ -24,8 +24,9 @@
 import * as fs from 'node:fs';
 import { f32ArrayToF16 } from '../safetensors';
 
-export type WeightPrecision = 'fp32' | 'fp16' | 'int8' | 'int4';
-export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'fp16', 'int8', 'int4'];
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../common/precision';
+
+export { WEIGHT_PRECISIONS, type WeightPrecision };
 
 /** Largest slice of a split matrix (see splitLinear): 16 MiB in fp32. */
 export const SPLIT_VALUES = 4 * 2 ** 20;
@@ -351,6 +352,15 @@ export function estimateWeightBytes(plan: PlannedWeight[], precision: WeightPrec
     if (!t.duplicateOf) parameterBytes += bytes;
   }
   return { parameterBytes, fileBytes };
+}
+
+/** Why a plan cannot be stored at a precision, or undefined when it can (checked before writing). */
+export function precisionProblem(plan: PlannedWeight[], precision: WeightPrecision): string | undefined {
+  if (!WEIGHT_PRECISIONS.includes(precision)) return `unknown weight precision '${String(precision)}': choose ${WEIGHT_PRECISIONS.join(', ')}`;
+  if (precision !== 'int8' && precision !== 'int4') return undefined;
+  // GatherBlockQuantized reads rows of exactly `dim` values: no padded last block.
+  const odd = plan.find((t) => t.kind === 'embedding' && t.dims[1] % QUANT_BLOCK !== 0);
+  return odd ? `${precision} weights need d_model to be a multiple of ${QUANT_BLOCK} (this model's is ${odd.dims[1]}): choose fp32` : undefined;
 }
 
 /** Values a plan writes (copies included): the total of a conversion's progress. */

@@ -14,6 +14,7 @@ export function modelProvenance(opened: OpenedModel): Record<string, string> {
     model_hash: checkpoint.contentHash,
     model_type: model.spec.modelType,
     model_options: JSON.stringify(model.spec.options),
+    model_weights: model.spec.precision,
     block_labels: JSON.stringify(model.spec.blocks.map((b) => b.label)),
     tokenizer: tokenizer.source,
   };

@@ -54,13 +54,15 @@ export async function main(argv: string[], io: CliIO, signal: AbortSignal = new 
   const json = rest.includes('--json');
   const lease = new ModelLease({ log: io.log });
   const reporter = progressReporter((p) => io.log(`${name}: ${describeProgress(p)}`), 500);
+  const opening = progressReporter((p) => io.log(`opening the model: ${describeProgress(p)}`), 500);
   try {
     const params = parseArgv(JOBS[name], rest.filter((a) => a !== '--json'));
     const ctx: JobContext = {
       signal,
       progress: (done, total, message) => reporter.report(done, total, message),
       log: (level, message) => io.log(level === 'info' || level === 'debug' || level === 'trace' ? message : `${level}: ${message}`),
-      openModel: (ref) => lease.open(ref),
+      openModel: (ref) => lease.open(ref, io.log, (done, total, message) => opening.report(done, total, message)),
+      releaseModel: () => lease.release(),
       readStdin: async () => {
         const chunks: Buffer[] = [];
         for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -71,6 +73,8 @@ export async function main(argv: string[], io: CliIO, signal: AbortSignal = new 
     const result = await handler(params, ctx);
     reporter.close();
     io.out(json ? JSON.stringify(result, null, 2) : (PRINTERS[name] as (r: unknown) => string)(result));
+    // A check that ran but found the graph off is a failure scripts and CI must see.
+    if (name === 'check-model' && (result as { verdict: string }).verdict === 'fail') return 1;
     return 0;
   } catch (e) {
     reporter.close();

@@ -35,6 +35,7 @@ export const PRINTERS: Printers = {
     ].join('\n'),
   generate: (r) => r.text,
   info: (r) => describeModelInfo(r),
+  'check-model': (r) => r.markdown,
   'inspect-cache': (r) => describeCaches(r.caches),
   merge: (r) => [...r.lines, r.out].join('\n'),
   // The script itself, ready for `> job.sh`.
@@ -117,7 +118,7 @@ export function describeModelInfo(info: ModelInfo): string {
     `blocks         ${info.nBlocks}${Object.keys(info.options).length ? `  ${JSON.stringify(info.options)}` : ''}`,
     // Recurrent-depth models: which unrolled blocks are prelude, core (per recurrence) and coda.
     ...(layout.length > 1 ? [`layout         ${layout.join(' | ')}`] : []),
-    `weights        ${(info.weightsBytes / 1e6).toFixed(2)} MB fp32`,
+    `weights        ${(info.weightsBytes / 1e6).toFixed(2)} MB ${info.weights}`,
     `provider       ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}`,
     `hook points    blocks.{0..${info.nBlocks - 1}}.hook_resid_pre | hook_resid_post  (${info.hookPoints} in all)`,
     'block map:',

@@ -270,7 +270,7 @@ function resumableRun(
 function runSpec(command: 'evaluate' | 'sweep', s: RunSetup, model: InstrumentedModel, interventions: PlannedIntervention[]): RunSpec {
   const spec: RunSpec = {
     command,
-    model: { path: model.spec.source, contentHash: model.spec.contentHash, modelType: model.spec.modelType, options: { ...model.spec.options } },
+    model: { path: model.spec.source, contentHash: model.spec.contentHash, modelType: model.spec.modelType, options: { ...model.spec.options }, weights: model.spec.precision },
     data: { path: s.data.dataset.file, contentHash: s.data.dataset.contentHash, name: s.data.name, kind: s.data.dataset.kind },
     split: s.split,
     sampleSize: s.sampleSize,

@@ -4,7 +4,7 @@
  * A handler is `(params, context) → result` and the only place a job's logic is wired.
  */
 import type { OpenedModel } from '../openModel';
-import type { JobName, JobParams, JobResult, ResolvedModelRef } from '../protocol/jobs';
+import type { JobName, JobParams, JobResult, ModelRef } from '../protocol/jobs';
 import type { LogLevel } from '../protocol/requests';
 
 export interface JobContext {
@@ -22,7 +22,12 @@ export interface JobContext {
    * otherwise releases it before opening this one; the CLI opens it for this job. The face
    * releases it; handlers never do.
    */
-  openModel(ref: ResolvedModelRef): Promise<OpenedModel>;
+  openModel(ref: ModelRef): Promise<OpenedModel>;
+  /**
+   * Releases the model the face holds, for a job that opens models on its own (check-model
+   * compares two graphs of one checkpoint): one copy of the weights in memory at any moment.
+   */
+  releaseModel(): Promise<void>;
   /** Standard input as text: only the CLI has one (the runtime's stdin carries the protocol). */
   readStdin?(): Promise<string>;
 }

@@ -8,7 +8,7 @@ import type { JobHandler } from './context';
 import { demoHandler } from './demo';
 import { evaluateHandler, sweepHandler } from './evaluate';
 import { generateHandler } from './generate';
-import { infoHandler, inspectCacheHandler } from './info';
+import { checkModelHandler, infoHandler, inspectCacheHandler } from './info';
 import { logitLensHandler, projectionHandler, steerCompareHandler, steerVectorHandler, traceHandler } from './probe';
 import { saveHiddenStatesHandler } from './saveHiddenStates';
 import { mergeHandler, slurmScriptHandler } from './shards';
@@ -23,6 +23,7 @@ export const HANDLERS: JobHandlers = {
   demo: demoHandler,
   generate: generateHandler,
   info: infoHandler,
+  'check-model': checkModelHandler,
   'inspect-cache': inspectCacheHandler,
   merge: mergeHandler,
   'slurm-script': slurmScriptHandler,

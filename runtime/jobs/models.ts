@@ -7,9 +7,9 @@ import * as path from 'node:path';
 import { loadCheckpoint, resolveModelPath, type LoadedCheckpoint, type ModelOptions } from '../../models/load';
 import { allHookNames } from '../../models/graph/spec';
 import { UsageError } from '../protocol/argv';
-import type { ResolvedModelRef } from '../protocol/jobs';
+import { modelFields, modelRefSchema, type ModelRef, type ResolvedModelRef } from '../protocol/jobs';
 import type { ModelFacts, ModelInfo } from '../protocol/requests';
-import { openModel, type OpenedModel } from '../openModel';
+import { openModel, type OpenedModel, type OpenProgress } from '../openModel';
 
 /** The architecture options among a model ref (only those given). */
 export function modelOptionsOf(ref: Pick<ResolvedModelRef, 'numSteps' | 'stateInit' | 'stateSeed'>): ModelOptions {
@@ -29,12 +29,19 @@ export function modelPathOf(ref: Pick<ResolvedModelRef, 'model' | 'modelsPath' |
   }
 }
 
+/** A job's model fields (its params hold others too), with the schema's defaults. */
+export function resolveModelRef(params: ModelRef): ResolvedModelRef {
+  const own = Object.fromEntries(Object.keys(modelFields).flatMap((k) => (k in params ? [[k, (params as Record<string, unknown>)[k]]] : [])));
+  return modelRefSchema.parse(own);
+}
+
 /** What makes two requests name "the same model": everything that changes the opened graph. */
 export function leaseKey(ref: ResolvedModelRef): string {
   return JSON.stringify([
     modelPathOf(ref),
     ref.tokenizer ? path.resolve(ref.tokenizer) : null,
     modelOptionsOf(ref),
+    ref.weights,
     ref.provider,
     ref.threads,
   ]);
@@ -72,6 +79,7 @@ export function modelInfoOf(opened: OpenedModel): ModelInfo {
     // The built graph's view wins where the two could differ (it is what runs).
     contentHash: spec.contentHash,
     options: spec.options,
+    weights: spec.precision,
     weightsBytes: spec.weightsBytes,
     provider: provider.provider,
     ...(provider.note ? { providerNote: provider.note } : {}),
@@ -101,7 +109,8 @@ export class ModelLease {
   }
 
   /** The held model when `ref` names it, else `ref`'s model, opened after releasing the held one. */
-  async open(ref: ResolvedModelRef, log: (message: string) => void = this.opts.log): Promise<OpenedModel> {
+  async open(given: ModelRef, log: (message: string) => void = this.opts.log, onProgress?: OpenProgress): Promise<OpenedModel> {
+    const ref = resolveModelRef(given);
     const key = leaseKey(ref);
     if (this.held?.key === key) {
       log(`using the loaded model ${this.held.info.path}`);
@@ -117,7 +126,10 @@ export class ModelLease {
       provider: ref.provider,
       threads: ref.threads,
       modelOptions: modelOptionsOf(ref),
+      weights: ref.weights,
+      ...(ref.memoryBudget !== undefined ? { memoryBudget: ref.memoryBudget * 2 ** 30 } : {}),
       log,
+      ...(onProgress ? { onProgress } : {}),
     });
     this.held = { key, opened, info: modelInfoOf(opened) };
     this.opts.onChange?.(this.held.info);

@@ -157,6 +157,10 @@ let webgpuProbe: Promise<string | undefined> | undefined;
 /** Why WebGPU cannot run here (no adapter, no Vulkan loader), or undefined when it can. Probed once. */
 export function webgpuUnavailable(): Promise<string | undefined> {
   webgpuProbe ??= (async () => {
+    // Without the Vulkan loader the probe can only fail, and Dawn says so on stderr, which the
+    // editor shows as a runtime error on every CPU-only machine: answer without probing.
+    const noLoader = missingVulkanLoader();
+    if (noLoader) return noLoader;
     try {
       const s = await ort.InferenceSession.create(probeModel(), { executionProviders: ['webgpu'], logSeverityLevel: 3 });
       await s.release();
@@ -185,17 +189,53 @@ function describeWebgpuFailure(e: unknown): string {
   return lastLine(msg);
 }
 
-/** `y = x + x` over a 1-element float tensor: the smallest graph that makes a provider start. */
-function probeModel(): Uint8Array {
+/**
+ * `y = x + x` over a 1-element float tensor: the smallest graph that makes a provider start; with
+ * `f16`, the addition runs in float16 between casts (what fp16 weights need of a GPU).
+ */
+function probeModel(f16 = false): Uint8Array {
   const value = (name: string): onnx.IValueInfoProto => ({
     name,
     type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: Long.fromNumber(1) }] } } },
   });
+  const to = (t: number): onnx.IAttributeProto[] => [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: Long.fromNumber(t) }];
+  const node: onnx.INodeProto[] = f16
+    ? [
+        { opType: 'Cast', input: ['x'], output: ['h'], attribute: to(onnx.TensorProto.DataType.FLOAT16) },
+        { opType: 'Add', input: ['h', 'h'], output: ['h2'] },
+        { opType: 'Cast', input: ['h2'], output: ['y'], attribute: to(onnx.TensorProto.DataType.FLOAT) },
+      ]
+    : [{ opType: 'Add', input: ['x', 'x'], output: ['y'] }];
   return onnx.ModelProto.encode({
     irVersion: Long.fromNumber(8),
     opsetImport: [{ domain: '', version: Long.fromNumber(17) }],
-    graph: { name: 'probe', node: [{ opType: 'Add', input: ['x', 'x'], output: ['y'] }], input: [value('x')], output: [value('y')] },
+    graph: { name: 'probe', node, input: [value('x')], output: [value('y')] },
   }).finish();
+}
+
+let f16Probe: Promise<string | undefined> | undefined;
+
+/**
+ * Why the WebGPU device cannot compute in float16 (fp16 weights), or undefined when it can.
+ * Devices without the shader-f16 feature (software Vulkan, some older GPUs) only fail when a
+ * float16 kernel first runs, so a tiny float16 graph is run once to find out.
+ */
+export function webgpuF16Unavailable(): Promise<string | undefined> {
+  f16Probe ??= (async () => {
+    try {
+      const s = await ort.InferenceSession.create(probeModel(true), { executionProviders: ['webgpu'], logSeverityLevel: 4 });
+      try {
+        await s.run({ x: new ort.Tensor('float32', Float32Array.of(1), [1]) });
+      } finally {
+        await s.release();
+      }
+      return undefined;
+    } catch (e) {
+      const msg = String(e instanceof Error ? e.message : e);
+      return /requires f16|does not support/.test(msg) ? 'this GPU has no 16-bit float shaders (WebGPU shader-f16)' : lastLine(msg);
+    }
+  })();
+  return f16Probe;
 }
 
 function providerFailure(provider: Provider, e: unknown): Error {
@@ -215,6 +255,25 @@ function providerFailure(provider: Provider, e: unknown): Error {
  * downloads only when asked (ONNXRUNTIME_NODE_INSTALL=cuda12). Returns why CUDA cannot be
  * used, or undefined when the libraries are there (a GPU may still be missing).
  */
+/**
+ * On Linux, why Dawn cannot find a Vulkan loader (libvulkan.so.1 in no library folder the dynamic
+ * linker searches by default or through LD_LIBRARY_PATH), or undefined when one is there.
+ * Other platforms use Direct3D 12 or Metal and always probe.
+ */
+export function missingVulkanLoader(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib64',
+    '/lib',
+    '/usr/local/lib',
+  ];
+  return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1'))) ? undefined : 'no Vulkan loader (libvulkan.so.1) installed';
+}
+
 export function missingCudaLibrary(): string | undefined {
   if (process.platform !== 'linux' && process.platform !== 'win32') return `no CUDA build of onnxruntime-node for ${process.platform}`;
   let dir: string;

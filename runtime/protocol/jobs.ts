@@ -23,6 +23,7 @@ import { accuracySchema, cacheEntrySchema, directionLayerStatsSchema, LONG_PROMP
 import { OUTPUT_SUBFOLDERS, WORKSPACE_DEFAULTS } from './workspace';
 import { MAX_SHARDS, shardParam } from './shards';
 import { TEXT_ENCODINGS } from '../../datasets/records';
+import { WEIGHT_PRECISIONS } from '../../models/common/precision';
 import { LOGIT_CHOICES, logitLensResultSchema, projectionResultSchema, steerCompareResultSchema, steerVectorResultSchema, traceResultSchema } from './probe';
 import { appliedSteeringSchema, steerFields } from './steering';
 
@@ -51,8 +52,13 @@ export const modelFields = {
   modelsPath: path("folder of models (the seed's flag; with --model_name)").optional(),
   modelName: path('model folder (or llama2.c file) name under --models_path').optional(),
   tokenizer: path('tokenizer file or folder (default: found beside the model)').optional(),
-  provider: z.enum(PROVIDER_PREFERENCES).default('auto').describe('execution provider: auto (CUDA if available, else CPU), cuda or cpu'),
+  provider: z.enum(PROVIDER_PREFERENCES).default('auto').describe('execution provider: auto (CUDA if installed, else WebGPU if a GPU answers, else CPU; the log says why), cuda, webgpu or cpu'),
   threads: count(0, 'CPU threads for ONNX Runtime (0: all cores)').default(0),
+  weights: z
+    .enum(WEIGHT_PRECISIONS)
+    .default('fp32')
+    .describe('storage precision of the weights: fp32, fp16 (GPU providers only) or int8/int4 (weight-only block quantization, faster on the CPU); hook reads and edits stay fp32'),
+  memoryBudget: z.number().positive().describe('GB of memory the model may use (default: what the machine has free); a model that would not fit is refused before loading, naming a precision that fits').optional(),
   // Recurrent-depth models (huginn_raven) only; no defaults, so that giving one for another
   // model can be refused rather than ignored.
   numSteps: count(0, "recurrent-depth models (huginn): recurrences of the core block, so blocks = prelude + core×N + coda (default: the config's mean_recurrence, 32 for huginn-0125)").optional(),
@@ -436,6 +442,42 @@ export const infoJob = defineJob(
   { refine: refineModel },
 );
 
+const checkComparisonSchema = z.object({
+  /** What was checked against what, e.g. `fp32 graph` vs `reference forward`. */
+  subject: z.string(),
+  baseline: z.string(),
+  thresholds: z.object({ maxRelativeHookDiff: z.number().optional(), minTop1Agreement: z.number(), maxMeanKl: z.number() }),
+  blocks: z.array(z.object({ block: z.number().int(), label: z.string(), maxRelativeDiff: z.number(), worstHook: z.string() })),
+  nextToken: z.object({ positions: z.number().int(), top1Agreement: z.number(), ties: z.number().int(), meanKl: z.number(), maxKl: z.number() }),
+  /** Where a non-finite value first appeared, when one did. */
+  nonFinite: z.string().optional(),
+  verdict: z.enum(['pass', 'fail']),
+  reasons: z.array(z.string()),
+});
+
+export const checkModelJob = defineJob(
+  'check-model',
+  'checkModel',
+  "checks a checkpoint's graph: fixed prompts through it and through an independent plain-TypeScript forward pass (and, for other precisions, the fp32 graph); per block the largest hook difference, the next token's top-1 agreement and mean KL, with a verdict (exit 1 on fail)",
+  {
+    ...modelFields,
+    maxTokens: count(1, 'tokens per prompt at most (the reference forward is slow on big models)').default(32),
+  },
+  z.object({
+    model: z.object({
+      path: z.string(), format: z.string(), modelType: z.string(), contentHash: z.string(), nBlocks: z.number().int(),
+      options: z.record(z.unknown()), weights: z.enum(WEIGHT_PRECISIONS), provider: z.string(), providerNote: z.string().optional(),
+    }),
+    prompts: z.array(z.object({ text: z.string(), tokens: z.number().int() })),
+    comparisons: z.array(checkComparisonSchema),
+    verdict: z.enum(['pass', 'fail']),
+    seconds: z.number(),
+    /** The report as Markdown (what the CLI prints and the editor opens). */
+    markdown: z.string(),
+  }),
+  { refine: refineModel },
+);
+
 export const inspectCacheJob = defineJob(
   'inspect-cache',
   'inspectCache',
@@ -636,6 +678,7 @@ export const JOBS = {
   demo: demoJob,
   generate: generateJob,
   info: infoJob,
+  'check-model': checkModelJob,
   'inspect-cache': inspectCacheJob,
   merge: mergeJob,
   'slurm-script': slurmScriptJob,

@@ -10,6 +10,10 @@
  */
 import { NotificationType, NotificationType0, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import { z } from 'zod';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../models/common/precision';
+
+/** The weight precisions, for the editor (which reaches models/ only through the protocol). */
+export { WEIGHT_PRECISIONS, type WeightPrecision };
 import type { CacheEntryInfo } from './results';
 
 /**
@@ -134,6 +138,8 @@ export type ModelFacts = z.infer<typeof modelFactsSchema>;
 
 /** A model opened in ONNX Runtime: its facts, and how it runs. */
 export const modelInfoSchema = modelFactsSchema.extend({
+  /** Storage precision of the weights (hook reads and edits are fp32 whatever it is). */
+  weights: z.enum(WEIGHT_PRECISIONS),
   weightsBytes: z.number(),
   /** The execution provider actually running the model. */
   provider: z.enum(['cuda', 'webgpu', 'cpu']),

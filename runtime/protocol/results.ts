@@ -11,6 +11,7 @@
  * No imports from vscode, the DOM or Node here: this module is bundled into all three.
  */
 import { z } from 'zod';
+import { WEIGHT_PRECISIONS } from '../../models/common/precision';
 import { appliedSteeringSchema } from './steering';
 import { SUBSETS as DATASET_SUBSETS, type Subset } from '../../datasets/records';
 import { shardsStateSchema } from './shards';
@@ -127,7 +128,14 @@ export type SplitDetail = z.infer<typeof splitDetailSchema>;
 export const runSpecSchema = z
   .object({
     command: z.enum(['evaluate', 'sweep']),
-    model: z.object({ path: z.string(), contentHash: z.string(), modelType: z.string(), options: z.record(z.unknown()) }),
+    model: z.object({
+      path: z.string(),
+      contentHash: z.string(),
+      modelType: z.string(),
+      options: z.record(z.unknown()),
+      /** Storage precision of the weights the run used (absent in runs made before precisions: fp32). */
+      weights: z.enum(WEIGHT_PRECISIONS).optional(),
+    }),
     data: z.object({ path: z.string(), contentHash: z.string(), name: z.string(), kind: z.string() }),
     directions: z.object({ path: z.string(), contentHash: z.string() }).optional(),
     split: z.enum(['overlap', 'holdout']),

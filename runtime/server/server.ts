@@ -169,7 +169,10 @@ export class RuntimeServer {
       signal,
       progress: (done, total, message) => reporter.report(done, total, message),
       log,
-      openModel: (ref) => this.lease.open(ref, (m) => log('info', m)),
+      // A first open converts the checkpoint (minutes for a big one): its steps show as the
+      // message of the job's progress, which stays at 0 so the job's own bar never runs backwards.
+      openModel: (ref) => this.lease.open(ref, (m) => log('info', m), (done, total, message) => reporter.report(0, 1, `${message} (${done}/${total})`)),
+      releaseModel: () => this.lease.release(),
     };
     log('info', cliLine(job, params));
     try {

@@ -358,7 +358,14 @@ export const workspace = {
     return { dispose: () => mock.contentProviders.delete(scheme) };
   },
   /** Documents of a content provider's scheme are read-only; their text comes from it. */
-  async openTextDocument(uri: Uri) {
+  async openTextDocument(arg: Uri | { language?: string; content: string }) {
+    if (!(arg instanceof Uri)) {
+      // An untitled document with the given text (what a report opens as).
+      const uri = Uri.from({ scheme: 'untitled', path: `/Untitled-${mock.documentTexts.size + 1}.${arg.language === 'markdown' ? 'md' : 'txt'}` });
+      mock.documentTexts.set(`${uri.scheme}:${uri.fsPath}`, arg.content);
+      return { uri, getText: () => arg.content };
+    }
+    const uri = arg;
     const provider = mock.contentProviders.get(uri.scheme);
     const text = provider ? await provider.provideTextDocumentContent(uri) : await fs.promises.readFile(uri.fsPath, 'utf8');
     mock.documentTexts.set(`${uri.scheme}:${uri.fsPath}`, text);

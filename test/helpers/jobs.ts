@@ -20,6 +20,7 @@ export function jobRunner(): JobRunner {
     progress: () => {},
     log: (level, message) => logs.push(`${level}: ${message}`),
     openModel: (ref) => lease.open(ref),
+    releaseModel: () => lease.release(),
   };
   return {
     logs,

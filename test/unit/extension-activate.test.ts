@@ -93,7 +93,9 @@ describe('manifest and code agree', () => {
     const props = pkg.contributes.configuration.properties;
     for (const [k, v] of Object.entries(SETTING_DEFAULTS)) assert.equal(props[`layerlab.${k}`].default, v, k);
     assert.equal(props['layerlab.batchSize'].default, null, "no batch size setting: each job's own default");
-    assert.deepEqual(props['layerlab.provider'].enum, ['auto', 'cuda', 'cpu']);
+    assert.deepEqual(props['layerlab.provider'].enum, ['auto', 'cuda', 'webgpu', 'cpu']);
+    assert.deepEqual(props['layerlab.weights'].enum, ['fp32', 'fp16', 'int8', 'int4']);
+    assert.equal(props['layerlab.weights'].enumDescriptions.length, 4);
     assert.equal(props['layerlab.nodePath'].default, '');
     assert.equal(pkg.contributes.viewsContainers.activitybar[0].title, 'LayerLab');
     assert.ok(fs.existsSync(path.join(__dirname, '..', '..', pkg.contributes.viewsContainers.activitybar[0].icon)), 'activity bar icon exists');
@@ -146,7 +148,7 @@ function resultOf(job: JobName, params: Record<string, unknown>): unknown {
     case 'sweep':
       return { runFile: '/o/runs/r.json', lines: [], summaries: [{ id: 'baseline', reasoning: accuracy, memorization: accuracy }], itemsPerSecond: 1, warnings: [] };
     case 'info':
-      return { ...facts(String(params.model), 2), weightsBytes: 1, provider: 'cpu', graphDir: '/g' } satisfies ModelInfo;
+      return { ...facts(String(params.model), 2), weights: 'fp32', weightsBytes: 1, provider: 'cpu', graphDir: '/g' } satisfies ModelInfo;
     default:
       throw new Error(`no fake result for ${job}`);
   }
@@ -278,6 +280,7 @@ describe('job forms: what a job will use, stated before it runs', () => {
     assert.deepEqual(client.jobs[0].params, {
       model,
       provider: 'cpu',
+      weights: 'fp32',
       threads: 2,
       hiddenStatesCachePath: path.join(s.outputPath, 'hidden_states', 'demo', 'b.safetensors'),
       dataFile: path.join(s.datasetsPath, 'b.json'),
@@ -375,7 +378,7 @@ describe('job forms: what a job will use, stated before it runs', () => {
     assert.equal(client.jobs[0].params.hooks?.toString(), 'pre');
     assert.equal(client.jobs[0].params.positions, 'mean');
     assert.deepEqual(client.jobs[0].params, {
-      model: path.join(s.modelsPath, 'a'), provider: 'cpu', threads: 2, dataFilePath: path.join(s.datasetsPath, 'x.json'),
+      model: path.join(s.modelsPath, 'a'), provider: 'cpu', weights: 'fp32', threads: 2, dataFilePath: path.join(s.datasetsPath, 'x.json'),
       outputPath: path.join(s.outputPath, 'hidden_states'), dataBatchSize: 3, hooks: ['pre'], positions: 'mean',
     });
     // Chosen hook points: the model's, from the runtime's description.
@@ -604,12 +607,36 @@ describe('commands', () => {
     assert.deepEqual(mock.shown[0].actions, ['Show Runtime Log']);
   });
 
+  it('Check Model runs check-model at the precision the settings choose and opens the report; a failing verdict is a warning naming the first reason', async () => {
+    const { s, client } = setup({ models: ['a'] });
+    const report = (verdict: 'pass' | 'fail') => ({
+      model: { path: path.join(s.modelsPath, 'a'), format: 'hf', modelType: 'llama', contentHash: 'h', nBlocks: 2, options: {}, weights: 'int8', provider: 'cpu' },
+      prompts: [],
+      comparisons: [{ subject: 'int8 graph', baseline: 'fp32 graph', thresholds: { minTop1Agreement: 0.9, maxMeanKl: 0.05 }, blocks: [], nextToken: { positions: 4, top1Agreement: 0.5, ties: 0, meanKl: 0.2, maxKl: 0.4 }, verdict, reasons: verdict === 'fail' ? ['top-1 agreement 50% < 90%'] : [] }],
+      verdict,
+      seconds: 1,
+      markdown: `# check-model: ${verdict.toUpperCase()}`,
+    });
+    client.behaviour = async () => report('fail');
+    s.weights = 'int8';
+    mock.quickPicks = ['a'];
+    await vscode.commands.executeCommand('layerlab.checkModel');
+    assert.deepEqual(client.jobs.map((j) => [j.job, j.params]), [['check-model', { model: path.join(s.modelsPath, 'a'), provider: 'cpu', weights: 'int8', threads: 2 }]]);
+    assert.deepEqual([...mock.documentTexts.values()], ['# check-model: FAIL'], 'the report opens as a document');
+    assert.equal(mock.shown[0].severity, 'warning');
+    assert.match(mock.shown[0].message, /a at int8 on CPU: check FAILED\. top-1 agreement 50% < 90%/);
+    client.behaviour = async () => report('pass');
+    mock.quickPicks = ['a'];
+    await vscode.commands.executeCommand('layerlab.checkModel');
+    assert.equal(mock.shown[1].severity, 'info');
+  });
+
   it('Select Model loads with the provider and threads from settings and remembers the choice for the next forms', async () => {
     const { s, client, state } = setup({ models: ['a', 'b'] });
     mock.quickPicks = ['b'];
     const r = await vscode.commands.executeCommand('layerlab.selectModel');
     assert.equal(r, path.join(s.modelsPath, 'b'));
-    assert.deepEqual(client.jobs.map((j) => [j.job, j.params]), [['info', { model: path.join(s.modelsPath, 'b'), provider: 'cpu', threads: 2 }]], 'the info job, whose model the runtime keeps');
+    assert.deepEqual(client.jobs.map((j) => [j.job, j.params]), [['info', { model: path.join(s.modelsPath, 'b'), provider: 'cpu', weights: 'fp32', threads: 2 }]], 'the info job, whose model the runtime keeps');
     assert.equal(state.get('layerlab.selectedModel'), path.join(s.modelsPath, 'b'));
     assert.match(mock.shown[0].message, /b loaded — llama \(llama graph\), 2 blocks, d_model 64, on CPU/);
     // The selected model fills the next form, which says where it came from.

@@ -12,9 +12,9 @@ import { cliLine, defaultOf, parseArgv } from '../../runtime/protocol/argv';
 import { evaluateJob, JOBS, saveHiddenStatesJob } from '../../runtime/protocol/jobs';
 
 describe('palette params', () => {
-  it('the model fields from the settings: provider always, threads only when set', () => {
-    assert.deepEqual(modelRef('/m/demo', { provider: 'auto', threads: 4 }), { model: '/m/demo', provider: 'auto', threads: 4 });
-    assert.deepEqual(modelRef('/m/demo', { provider: 'cpu', threads: 0 }), { model: '/m/demo', provider: 'cpu' });
+  it('the model fields from the settings: provider and weights always, threads only when set', () => {
+    assert.deepEqual(modelRef('/m/demo', { provider: 'auto', weights: 'fp32', threads: 4 }), { model: '/m/demo', provider: 'auto', weights: 'fp32', threads: 4 });
+    assert.deepEqual(modelRef('/m/demo', { provider: 'webgpu', weights: 'int8', threads: 0 }), { model: '/m/demo', provider: 'webgpu', weights: 'int8' });
   });
 
   it("the batch size setting overrides a job's default only when set, so the palette and the CLI agree by default", () => {
@@ -27,14 +27,14 @@ describe('palette params', () => {
     assert.equal(save.dataBatchSize, 4);
     assert.equal(evaluateJob.params.parse(paramsOf(form('evaluate'))).batchSize, 1);
     const eight = resolveSettings({ batchSize: 8, threads: 2 }, '/ws');
-    assert.deepEqual(settingsValues('evaluate', eight, outputFolders(eight)), { provider: 'auto', threads: 2, batchSize: 8, outputPath: '/ws/.layerlab/output/runs' });
+    assert.deepEqual(settingsValues('evaluate', eight, outputFolders(eight)), { provider: 'auto', weights: 'fp32', threads: 2, batchSize: 8, outputPath: '/ws/.layerlab/output/runs' });
     assert.deepEqual(settingsValues('compute-directions', eight, outputFolders(eight)), {}, 'no model, no batches, no output folder: nothing from settings');
     assert.equal(defaultOf(evaluateJob, 'scale'), 0.1, "the form's scale default is the CLI's");
   });
 
   it("the palette's evaluate params give the CLI twin the log shows, and it parses back to them", () => {
     const params = {
-      ...modelRef('/m/demo', { provider: 'cpu', threads: 2 }),
+      ...modelRef('/m/demo', { provider: 'cpu', weights: 'fp32', threads: 2 }),
       hiddenStatesCachePath: '/o/hidden_states/demo/x.safetensors',
       dataFile: '/d/x y.json',
       withIntervention: true,
@@ -70,6 +70,7 @@ describe('settings', () => {
       datasetsPath: '/ws/.layerlab/datasets',
       outputPath: '/ws/.layerlab/output',
       provider: 'auto',
+      weights: 'fp32',
       threads: 0,
     });
     assert.deepEqual(outputFolders(s), {
@@ -90,7 +91,11 @@ describe('settings', () => {
     assert.equal(s.threads, 0);
     assert.equal(s.batchSize, undefined, 'not an integer >= 1: each job keeps its own default');
     assert.equal(s.nodePath, undefined);
+    assert.equal(s.weights, 'fp32');
     assert.equal(resolveSettings({ nodePath: '/usr/bin/node', provider: 'cuda', threads: 8 }, '/ws').nodePath, '/usr/bin/node');
+    const gpu = resolveSettings({ provider: 'webgpu', weights: 'int4' }, '/ws');
+    assert.deepEqual([gpu.provider, gpu.weights], ['webgpu', 'int4']);
+    assert.equal(resolveSettings({ weights: 'bf16' }, '/ws').weights, 'fp32', 'an unknown precision falls back to exact');
   });
 });
 

@@ -36,6 +36,7 @@ const demoInfo = (p: string): ModelInfo => ({
   ],
   hookPoints: 4,
   options: {},
+  weights: 'fp32',
   weightsBytes: 1000,
   tokenizer: p,
   provider: 'cpu',

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { buildInstrumentedModel, llamaRecipe } from '../../models/graph/build';
 import { allHookNames } from '../../models/graph/spec';
 import { InstrumentedModel } from '../../runtime/model';
-import { referenceForward, referenceHead } from '../reference/llamaForward';
+import { referenceForward, referenceHead } from '../../runtime/reference/llamaForward';
 import { randomLlama } from '../helpers/randomLlama';
 import { tmpDir } from '../helpers/tmp';
 

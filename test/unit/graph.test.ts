@@ -5,10 +5,10 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildInstrumentedModel, llamaRecipe, writeGraphWithoutEdits } from '../../models/graph/build';
+import { buildInstrumentedModel, llamaRecipe, writeGraphForm } from '../../models/graph/build';
 import { allHookNames } from '../../models/graph/spec';
 import { InstrumentedModel, ModelInputError, selectRows } from '../../runtime/model';
-import { referenceForward } from '../reference/llamaForward';
+import { referenceForward } from '../../runtime/reference/llamaForward';
 import { randomLlama } from '../helpers/randomLlama';
 import { tmpDir } from '../helpers/tmp';
 import type { LlamaCheckpoint } from '../../models/checkpoint';
@@ -114,7 +114,7 @@ describe('edits', () => {
   test('no edits, and scale 0 with α 0 at every hook point, are bit-identical to the graph built without edit inputs', async () => {
     const recipe = llamaRecipe(ckpt);
     const built = buildInstrumentedModel(recipe, cacheRoot);
-    const noEditGraph = await InstrumentedModel.load(built, { provider: 'cpu', threads: 1 }, writeGraphWithoutEdits(recipe, built));
+    const noEditGraph = await InstrumentedModel.load(built, { provider: 'cpu', threads: 1 }, writeGraphForm(recipe, built, { edits: false }));
     try {
       const plain = await noEditGraph.forward([ids], undefined, { reads: allReads, allLogits: true });
       const none = await model.forward([ids], undefined, { reads: allReads, allLogits: true });

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { writeDemoModel } from '../../models/demo';
 import { readHfCheckpoint } from '../../models/hf/checkpoint';
 import { openModel } from '../../runtime/openModel';
-import { referenceForward } from '../reference/llamaForward';
+import { referenceForward } from '../../runtime/reference/llamaForward';
 import { tmpDir } from '../helpers/tmp';
 
 const root = tmpDir('layerlab-graph-cache-');

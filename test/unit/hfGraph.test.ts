@@ -9,7 +9,7 @@ import { writeDemoModel, type DemoModelOptions } from '../../models/demo';
 import { readHfCheckpoint } from '../../models/hf/checkpoint';
 import { allHookNames } from '../../models/graph/spec';
 import { openModel } from '../../runtime/openModel';
-import { referenceForward } from '../reference/llamaForward';
+import { referenceForward } from '../../runtime/reference/llamaForward';
 import { tmpDir } from '../helpers/tmp';
 
 const root = tmpDir();

@@ -1,6 +1,6 @@
 /**
  * The unrolled huginn graph against the independent plain-TypeScript forward pass
- * (test/reference/huginnForward.ts) on generated tiny huginn-shaped folders: every hook point and
+ * (runtime/reference/huginnForward.ts) on generated tiny huginn-shaped folders: every hook point and
  * the logits for two num_steps, the seeded random initial state, KV-cached decoding, left
  * padding, edits confined to what follows them, the unrolled block map, and the core weights
  * stored once however many recurrences use them.
@@ -12,11 +12,11 @@ import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { writeTinyHuginn, type TinyHuginnOptions } from '../../models/huginn/demo';
 import { huginnParameterCount, probeHuginnCheckpoint, readHuginnCheckpoint, type HuginnCheckpoint } from '../../models/huginn/checkpoint';
-import { buildInstrumentedModel, huginnRecipe, writeGraphWithoutEdits } from '../../models/graph/build';
+import { buildInstrumentedModel, huginnRecipe, writeGraphForm } from '../../models/graph/build';
 import { InstrumentedModel } from '../../runtime/model';
 import { allHookNames } from '../../models/graph/spec';
 import { openModel, type OpenedModel } from '../../runtime/openModel';
-import { huginnReferenceForward, type HuginnReferenceOptions } from '../reference/huginnForward';
+import { huginnReferenceForward, type HuginnReferenceOptions } from '../../runtime/reference/huginnForward';
 import { tmpDir } from '../helpers/tmp';
 
 const root = tmpDir('layerlab-huginn-graph-');
@@ -228,7 +228,7 @@ describe('huginn runtime behaviour (num_steps 3)', () => {
     const recipe = huginnRecipe(ckpt, { numSteps: 3 });
     const built = buildInstrumentedModel(recipe, graphCacheDir);
     assert.equal(built.built, false, 'the graph opened above');
-    const noEditGraph = await InstrumentedModel.load(built, { provider: 'cpu', threads: 1 }, writeGraphWithoutEdits(recipe, built));
+    const noEditGraph = await InstrumentedModel.load(built, { provider: 'cpu', threads: 1 }, writeGraphForm(recipe, built, { edits: false }));
     try {
       const reads = allHookNames(n).map((h) => ({ hook: h, positions: 'last' as const }));
       const plain = await noEditGraph.forward([IDS], undefined, { reads });

@@ -7,7 +7,7 @@ import { readLlama2cCheckpoint } from '../../models/llama2c/checkpoint';
 import { readLlama2cTokenizer } from '../../models/llama2c/tokenizer';
 import { sharedFile } from '../helpers/sharedData';
 import { tmpDir } from '../helpers/tmp';
-import { referenceForward, referenceGreedy } from '../reference/llamaForward';
+import { referenceForward, referenceGreedy } from '../../runtime/reference/llamaForward';
 
 const legacyFile = sharedFile('stories260K/stories260K.bin');
 const v1File = sharedFile('stories260K/stories260K_v1.bin');

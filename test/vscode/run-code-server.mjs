@@ -387,13 +387,15 @@ async function runFromPalette(page, command) {
       await page.locator('.monaco-workbench .part.statusbar').click({ position: { x: 2, y: 2 } }).catch(() => {});
       continue;
     }
-    await input.fill(`>${command}`);
     try {
+      // The palette can close again between appearing and being typed into (focus taken by a
+      // walkthrough page still loading): a short fill timeout turns that into a retry.
+      await input.fill(`>${command}`, { timeout: 5_000 });
       await item.waitFor({ timeout: 3_000 });
       await item.click();
       return;
     } catch (e) {
-      await page.keyboard.press('Escape');
+      if (await input.isVisible()) await page.keyboard.press('Escape');
       if (Date.now() > deadline) fail(`"${command}" is not in the command palette after 60 s`);
     }
   }

@@ -1,9 +1,10 @@
 /**
- * A plain TypeScript forward pass of a huginn_raven (recurrent-depth) model: the test oracle for
- * the unrolled ONNX graph. Written from the architecture's equations, not from any graph code,
- * and deliberately naive: no KV cache, no batching, one position at a time, the core blocks'
- * weights simply reused on every recurrence. Intermediate vectors are float32, sums (dot products,
- * norms, softmax denominators) accumulate in float64.
+ * A plain TypeScript forward pass of a huginn_raven (recurrent-depth) model: the oracle for the
+ * unrolled ONNX graph (tests and `check-model`). Written from the architecture's equations, not
+ * from any graph code, and deliberately naive: no KV cache, no batching, the core blocks' weights
+ * simply reused on every recurrence. Intermediate vectors are float32, sums (dot products, norms,
+ * softmax denominators) accumulate in float64. Each block's weights are read when the block runs
+ * (a core block once per recurrence), so the checkpoint never has to fit in memory at once.
  *
  *   e   = prelude(embed[id] · embed_scale)
  *   s₀  = 0, or row t of the seeded truncated-normal table · σ · embed_scale
@@ -17,7 +18,7 @@
  * Unrolled block l (prelude, then core block j of recurrence r at P + n·r + j, then coda) records
  * residPre[l] = its input and residPost[l] = its output.
  */
-import type { HuginnBlockWeights, HuginnCheckpoint, HuginnConfig } from '../../models/huginn/checkpoint';
+import { huginnBlockPrefix, huginnCheckpointReader, type HuginnBlockWeights, type HuginnCheckpoint, type HuginnConfig, type HuginnPart, type HuginnTensorReader } from '../../models/huginn/checkpoint';
 import type { Tensor } from '../../models/checkpoint';
 import { truncatedNormalRow } from '../../models/huginn/stateInit';
 
@@ -26,6 +27,10 @@ export interface HuginnReferenceOptions {
   /** Default zeros. */
   stateInit?: 'zeros' | 'random';
   stateSeed?: number;
+  /** Positions whose logits to compute (default every position). */
+  logitPositions?: number[];
+  /** Called before each unrolled block with its index, e.g. to report progress or cancel (by throwing). */
+  onBlock?: (block: number, of: number) => void;
 }
 
 export interface HuginnReferenceResult {
@@ -37,25 +42,31 @@ export interface HuginnReferenceResult {
 }
 
 export function huginnReferenceForward(ckpt: HuginnCheckpoint, ids: number[], opts: HuginnReferenceOptions): HuginnReferenceResult {
-  const c = ckpt.config;
-  const w = ckpt.weights;
+  return huginnReference(ckpt.config, huginnCheckpointReader(ckpt), ids, opts);
+}
+
+/** Runs `ids` through a checkpoint read one tensor at a time (see the file comment). */
+export function huginnReference(c: HuginnConfig, read: HuginnTensorReader, ids: number[], opts: HuginnReferenceOptions): HuginnReferenceResult {
   const d = c.dModel;
   for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`token id ${id} outside [0, ${c.vocabSize})`);
+  const nBlocks = c.nPrelude + c.nCore * opts.numSteps + c.nCoda;
   const residPre: Float32Array[][] = [];
   const residPost: Float32Array[][] = [];
-  const runBlock = (b: HuginnBlockWeights, x: Float32Array[]): Float32Array[] => {
+  const runBlock = (part: HuginnPart, i: number, x: Float32Array[]): Float32Array[] => {
+    opts.onBlock?.(residPre.length, nBlocks);
     residPre.push(x.map((v) => v.slice()));
-    const out = sandwich(c, b, x);
+    const out = sandwich(c, blockWeights(c, read, part, i), x);
     residPost.push(out.map((v) => v.slice()));
     return out;
   };
 
+  const embed = read('transformer.wte.weight').data;
   let x: Float32Array[] = ids.map((id) => {
     const v = new Float32Array(d);
-    for (let j = 0; j < d; j++) v[j] = w.embed.data[id * d + j] * c.embedScale;
+    for (let j = 0; j < d; j++) v[j] = embed[id * d + j] * c.embedScale;
     return v;
   });
-  for (const b of w.prelude) x = runBlock(b, x);
+  for (let i = 0; i < c.nPrelude; i++) x = runBlock('prelude', i, x);
   const e = x;
 
   let s: Float32Array[] = ids.map((_, t) => {
@@ -63,21 +74,40 @@ export function huginnReferenceForward(ckpt: HuginnCheckpoint, ids: number[], op
     const z = truncatedNormalRow(opts.stateSeed ?? 0, t, d);
     return Float32Array.from(z, (v) => v * c.stateStd * c.embedScale);
   });
+  const adapter = read('transformer.adapter.weight');
+  const adapterBias = c.adapterBias ? read('transformer.adapter.bias').data : undefined;
   for (let r = 0; r < opts.numSteps; r++) {
     s = s.map((st, t) => {
       const cat = new Float32Array(2 * d);
       cat.set(st, 0);
       cat.set(e[t], d);
-      return matVec(w.adapter, cat, w.adapterBias?.data);
+      return matVec(adapter, cat, adapterBias);
     });
-    for (const b of w.core) s = runBlock(b, s);
+    for (let j = 0; j < c.nCore; j++) s = runBlock('core', j, s);
   }
-  let y = s.map((v) => rmsNorm(v, w.lnF.data, c.rmsNormEps));
-  for (const b of w.coda) y = runBlock(b, y);
-  const head = c.tiedEmbeddings ? w.embed : w.lmHead;
-  if (!head) throw new Error('untied checkpoint without lmHead');
-  const logits = y.map((v) => matVec(head, rmsNorm(v, w.lnF.data, c.rmsNormEps)));
+  const lnF = read('transformer.ln_f.weight').data;
+  let y = s.map((v) => rmsNorm(v, lnF, c.rmsNormEps));
+  for (let i = 0; i < c.nCoda; i++) y = runBlock('coda', i, y);
+  const head = c.tiedEmbeddings ? read('transformer.wte.weight') : read('lm_head.weight');
+  const logits: Float32Array[] = [];
+  for (const t of opts.logitPositions ?? ids.map((_, k) => k)) logits[t] = matVec(head, rmsNorm(y[t], lnF, c.rmsNormEps));
   return { residPre, residPost, logits };
+}
+
+/** One sandwich block's weights, read now. */
+function blockWeights(c: HuginnConfig, read: HuginnTensorReader, part: HuginnPart, i: number): HuginnBlockWeights {
+  const p = huginnBlockPrefix(part, i);
+  return {
+    norm1: read(`${p}norm_1.weight`),
+    norm2: read(`${p}norm_2.weight`),
+    norm3: read(`${p}norm_3.weight`),
+    norm4: read(`${p}norm_4.weight`),
+    wqkv: read(`${p}attn.Wqkv.weight`),
+    ...(c.qkBias ? { qkBias: read(`${p}attn.qk_bias`) } : {}),
+    proj: read(`${p}attn.proj.weight`),
+    fc: read(`${p}mlp.fc.weight`),
+    mlpProj: read(`${p}mlp.proj.weight`),
+  };
 }
 
 function sandwich(c: HuginnConfig, b: HuginnBlockWeights, x: Float32Array[]): Float32Array[] {

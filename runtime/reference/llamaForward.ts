@@ -1,41 +1,69 @@
 /**
- * A plain TypeScript Llama forward pass: the test oracle for the ONNX graphs LayerLab builds.
+ * A plain TypeScript Llama forward pass: the oracle the ONNX graphs LayerLab builds are checked
+ * against, by the tests and by `check-model` on the user's own checkpoint.
  *
- * Written from the math, not from any graph code, and deliberately naive: no KV cache, no
- * fusion, no batching. Every intermediate vector is stored as float32 (as the real model
- * computes it) while sums (dot products, norms, softmax denominators) accumulate in float64,
- * so it agrees with an fp32 implementation to roughly 1e-5 relative.
+ * Written from the math, not from any graph code (it imports no graph builder; the layering check
+ * enforces it), and deliberately naive: no KV cache, no fusion, no batching. Every intermediate
+ * vector is stored as float32 (as the real model computes it) while sums (dot products, norms,
+ * softmax denominators) accumulate in float64, so it agrees with an fp32 implementation to roughly
+ * 1e-5 relative. It runs block by block over the whole sequence and reads each block's weights
+ * only while computing that block, so a checkpoint never has to fit in memory at once.
  *
  * Block l, position t:
  *   h   = x + Wo · Attn(RoPE(Wq·n + bq), RoPE(Wk·n + bk), Wv·n + bv),  n = RMSNorm(x; attnNorm)
  *   out = h + WDown · (silu(WGate·m) ⊙ (WUp·m)),                      m = RMSNorm(h; ffnNorm)
  * then logits = LMHead · RMSNorm(x_final; finalNorm), with LMHead = embed when tied.
  */
-import type { LlamaCheckpoint, LlamaConfig, RopeStyle, Tensor } from '../../models/checkpoint';
+import { llamaCheckpointReader, type LlamaCheckpoint, type LlamaConfig, type LlamaTensorKey, type LlamaTensorReader, type RopeStyle, type Tensor } from '../../models/checkpoint';
 
 export interface ReferenceForwardResult {
   /** residPre[l][t]: the residual stream entering block l at position t (length dModel). */
   residPre: Float32Array[][];
   /** residPost[l][t]: the residual stream leaving block l at position t (length dModel). */
   residPost: Float32Array[][];
-  /** logits[t]: next-token logits after position t (length vocabSize). */
+  /** logits[t]: next-token logits after position t (length vocabSize); only the positions asked for. */
   logits: Float32Array[];
 }
 
-/** Runs the whole sequence `ids` (position 0 first) through the model. */
-export function referenceForward(ckpt: LlamaCheckpoint, ids: number[]): ReferenceForwardResult {
-  const c = ckpt.config;
-  const w = ckpt.weights;
+export interface ReferenceOptions {
+  /** Positions whose logits to compute (default every position): the head is the costliest step. */
+  logitPositions?: number[];
+  /** Called before each block with its index, e.g. to report progress or cancel (by throwing). */
+  onBlock?: (block: number, of: number) => void;
+}
+
+/** Runs the whole sequence `ids` (position 0 first) through an in-memory checkpoint. */
+export function referenceForward(ckpt: LlamaCheckpoint, ids: number[], opts: ReferenceOptions = {}): ReferenceForwardResult {
+  return llamaReference(ckpt.config, llamaCheckpointReader(ckpt), ids, opts);
+}
+
+/** Runs `ids` through a checkpoint read one tensor at a time (see the file comment). */
+export function llamaReference(c: LlamaConfig, read: LlamaTensorReader, ids: number[], opts: ReferenceOptions = {}): ReferenceForwardResult {
   for (const id of ids) {
     if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`token id ${id} outside [0, ${c.vocabSize})`);
   }
 
   // Token embeddings: row `id` of the [vocab, d] matrix.
-  let x: Float32Array[] = ids.map((id) => w.embed.data.slice(id * c.dModel, (id + 1) * c.dModel));
+  const embed = read('embed').data;
+  let x: Float32Array[] = ids.map((id) => embed.slice(id * c.dModel, (id + 1) * c.dModel));
 
   const residPre: Float32Array[][] = [];
   const residPost: Float32Array[][] = [];
-  for (const layer of w.layers) {
+  for (let l = 0; l < c.nLayers; l++) {
+    opts.onBlock?.(l, c.nLayers);
+    const t = (k: string) => read(`layers.${l}.${k}` as LlamaTensorKey);
+    const layer = {
+      attnNorm: t('attnNorm'),
+      wq: t('wq'),
+      wk: t('wk'),
+      wv: t('wv'),
+      ...(c.qkvBias ? { bq: t('bq'), bk: t('bk'), bv: t('bv') } : {}),
+      wo: t('wo'),
+      ffnNorm: t('ffnNorm'),
+      wGate: t('wGate'),
+      wUp: t('wUp'),
+      wDown: t('wDown'),
+    } as { attnNorm: Tensor; wq: Tensor; wk: Tensor; wv: Tensor; bq?: Tensor; bk?: Tensor; bv?: Tensor; wo: Tensor; ffnNorm: Tensor; wGate: Tensor; wUp: Tensor; wDown: Tensor };
     residPre.push(x.map((v) => v.slice()));
 
     // --- attention sub-block ---
@@ -59,7 +87,11 @@ export function referenceForward(ckpt: LlamaCheckpoint, ids: number[]): Referenc
     residPost.push(x.map((v) => v.slice()));
   }
 
-  const logits = x.map((v) => referenceHead(ckpt, v));
+  const finalNorm = read('finalNorm').data;
+  const head = c.tiedEmbeddings ? read('embed') : read('lmHead');
+  const positions = opts.logitPositions ?? ids.map((_, t) => t);
+  const logits: Float32Array[] = [];
+  for (const t of positions) logits[t] = headOf(head, finalNorm, c.rmsNormEps, x[t]!);
   return { residPre, residPost, logits };
 }
 
@@ -68,7 +100,11 @@ export function referenceHead(ckpt: LlamaCheckpoint, residual: Float32Array): Fl
   const { config: c, weights: w } = ckpt;
   const head = c.tiedEmbeddings ? w.embed : w.lmHead;
   if (!head) throw new Error('checkpoint has untied embeddings but no lmHead');
-  return linear(head, rmsNorm(residual, w.finalNorm.data, c.rmsNormEps));
+  return headOf(head, w.finalNorm.data, c.rmsNormEps, residual);
+}
+
+function headOf(head: Tensor, finalNorm: Float32Array, eps: number, residual: Float32Array): Float32Array {
+  return linear(head, rmsNorm(residual, finalNorm, eps));
 }
 
 /**
@@ -81,7 +117,7 @@ export function referenceGreedy(ckpt: LlamaCheckpoint, promptIds: number[], nNew
   const seq = [...promptIds];
   const generated: number[] = [];
   for (let step = 0; step < nNew; step++) {
-    const { logits } = referenceForward(ckpt, seq);
+    const { logits } = referenceForward(ckpt, seq, { logitPositions: [seq.length - 1] });
     const next = argmax(logits[logits.length - 1]);
     generated.push(next);
     seq.push(next);

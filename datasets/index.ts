@@ -12,3 +12,4 @@ export * from './fewshot';
 export * from './score';
 export * from './demo';
 export { loadDataset, buildDataset, type LoadOptions } from './load';
+export * from './tasks';

@@ -10,6 +10,15 @@ import { evaluateHandler, sweepHandler } from './evaluate';
 import { generateHandler } from './generate';
 import { infoHandler, inspectCacheHandler } from './info';
 import { saveHiddenStatesHandler } from './saveHiddenStates';
+import {
+  annotateHandler,
+  behaviourVectorsHandler,
+  generateChainsHandler,
+  layerEffectsHandler,
+  llama2cToHfHandler,
+  serveHandler,
+  steerEvalHandler,
+} from './thinking';
 
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
@@ -22,6 +31,13 @@ export const HANDLERS: JobHandlers = {
   generate: generateHandler,
   info: infoHandler,
   'inspect-cache': inspectCacheHandler,
+  'generate-chains': generateChainsHandler,
+  annotate: annotateHandler,
+  'behaviour-vectors': behaviourVectorsHandler,
+  'layer-effects': layerEffectsHandler,
+  'steer-eval': steerEvalHandler,
+  serve: serveHandler,
+  'llama2c-to-hf': llama2cToHfHandler,
 };
 
 export type { JobContext, JobHandler } from './context';

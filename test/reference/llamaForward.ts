@@ -22,8 +22,19 @@ export interface ReferenceForwardResult {
   logits: Float32Array[];
 }
 
-/** Runs the whole sequence `ids` (position 0 first) through the model. */
-export function referenceForward(ckpt: LlamaCheckpoint, ids: number[]): ReferenceForwardResult {
+/**
+ * An additive edit: `add` is added to the residual stream at `position` where it enters block
+ * `block` (`pre`) or leaves it (`post`), before anything reads it (activation patching).
+ */
+export interface ReferenceEdit {
+  block: number;
+  kind: 'pre' | 'post';
+  position: number;
+  add: Float32Array;
+}
+
+/** Runs the whole sequence `ids` (position 0 first) through the model, with optional additive edits. */
+export function referenceForward(ckpt: LlamaCheckpoint, ids: number[], edits: readonly ReferenceEdit[] = []): ReferenceForwardResult {
   const c = ckpt.config;
   const w = ckpt.weights;
   for (const id of ids) {
@@ -35,7 +46,11 @@ export function referenceForward(ckpt: LlamaCheckpoint, ids: number[]): Referenc
 
   const residPre: Float32Array[][] = [];
   const residPost: Float32Array[][] = [];
-  for (const layer of w.layers) {
+  const applyEdits = (block: number, kind: 'pre' | 'post') => {
+    for (const e of edits) if (e.block === block && e.kind === kind) x[e.position] = add(x[e.position]!, e.add);
+  };
+  for (const [block, layer] of w.layers.entries()) {
+    applyEdits(block, 'pre');
     residPre.push(x.map((v) => v.slice()));
 
     // --- attention sub-block ---
@@ -56,6 +71,7 @@ export function referenceForward(ckpt: LlamaCheckpoint, ids: number[]): Referenc
       return add(ht, linear(layer.wDown, act));
     });
 
+    applyEdits(block, 'post');
     residPost.push(x.map((v) => v.slice()));
   }
 

@@ -214,6 +214,7 @@ function loadAnnotated(annotationsFile: string, chainsFile?: string): { loaded: 
 
 export const behaviourVectorsHandler: JobHandler<'behaviour-vectors'> = async (p, ctx) => {
   const { loaded, spans, hash } = loadAnnotated(p.annotations, p.chains);
+  if (spans.length === 0) throw new UsageError(`${path.resolve(p.annotations)} holds no spans: there is no behaviour to compute a vector for (annotate longer or more chains, or with another annotator)`);
   const opened = await ctx.openModel(p);
   checkSameModel(opened, loaded.provenance?.model, `the chains in ${loaded.file}`);
   verifyChainTokens(loaded, opened.tokenizer);

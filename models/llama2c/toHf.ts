@@ -119,7 +119,7 @@ export interface Llama2cToHfResult {
   chatTemplate: boolean;
 }
 
-export function llama2cToHf(source: string, out: string, opts: { tokenizer?: string; thinkTemplate?: boolean } = {}): Llama2cToHfResult {
+export function llama2cToHf(source: string, out: string, opts: { tokenizer?: string; thinkTemplate?: boolean; contextLength?: number } = {}): Llama2cToHfResult {
   const ckpt = readLlama2cCheckpoint(source);
   const c = ckpt.config;
   const tokFile = opts.tokenizer ?? findLlama2cTokenizer(source);
@@ -155,7 +155,7 @@ export function llama2cToHf(source: string, out: string, opts: { tokenizer?: str
     num_key_value_heads: c.nKvHeads,
     head_dim: c.headDim,
     vocab_size: c.vocabSize,
-    max_position_embeddings: c.maxSeqLen,
+    max_position_embeddings: opts.contextLength ?? c.maxSeqLen,
     hidden_act: 'silu',
     rms_norm_eps: c.rmsNormEps,
     rope_theta: c.ropeTheta,
@@ -176,7 +176,7 @@ export function llama2cToHf(source: string, out: string, opts: { tokenizer?: str
     eos_token: '</s>',
     unk_token: '<unk>',
     clean_up_tokenization_spaces: false,
-    model_max_length: c.maxSeqLen,
+    model_max_length: opts.contextLength ?? c.maxSeqLen,
     tokenizer_class: 'LlamaTokenizerFast',
     ...(opts.thinkTemplate ? { chat_template: THINK_CHAT_TEMPLATE } : {}),
   });

@@ -170,7 +170,7 @@ export const annotateHandler: JobHandler<'annotate'> = async (p, ctx) => {
       version: 1,
       chains: loaded.file,
       chains_hash: loaded.hash,
-      annotator: { kind: annotator.kind, ...annotator.describe() },
+      annotator: { ...annotator.describe(), kind: annotator.kind },
       created: new Date().toISOString(),
     };
     const files = [{ file: out, content: formatAnnotations(header, spans, texts) }];
@@ -494,7 +494,7 @@ export const serveHandler: JobHandler<'serve'> = async (p, ctx) => {
 };
 
 export const llama2cToHfHandler: JobHandler<'llama2c-to-hf'> = async (p, ctx) => {
-  const r = llama2cToHf(p.source, p.out, { tokenizer: p.tokenizer, thinkTemplate: p.thinkTemplate });
+  const r = llama2cToHf(p.source, p.out, { tokenizer: p.tokenizer, thinkTemplate: p.thinkTemplate, contextLength: p.contextLength });
   ctx.log('info', `wrote ${r.tensors} tensors and a ${r.vocabSize}-token tokenizer${r.chatTemplate ? ' with the <think> chat template' : ''} to ${r.dir}`);
   return { dir: r.dir, chatTemplate: r.chatTemplate, vocabSize: r.vocabSize, tensors: r.tensors };
 };

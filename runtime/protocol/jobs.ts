@@ -565,6 +565,7 @@ export const llama2cToHfJob = defineJob(
     tokenizer: path('the llama2.c tokenizer (default: found beside the checkpoint)').optional(),
     out: path('the folder to write'),
     thinkTemplate: z.boolean().default(false).describe("add a chat template whose generation prompt opens <think> (a small stand-in for a thinking model)"),
+    contextLength: count(1, "the context written into config.json (default: the checkpoint's seq_len; rotary positions past the trained length work, but the model never saw them)").optional(),
   },
   z.object({ dir: z.string(), chatTemplate: z.boolean(), vocabSize: z.number().int(), tensors: z.number().int() }),
   { cli: { positional: 'source' } },

@@ -179,7 +179,7 @@ export class ModelAnnotator implements Annotator {
   ) {}
 
   describe(): Record<string, unknown> {
-    return { kind: 'model', ...this.chat.describe(), maxTokens: this.opts.maxTokens, chunkSentences: this.opts.chunkSentences };
+    return { kind: 'model', chat: this.chat.describe(), maxTokens: this.opts.maxTokens, chunkSentences: this.opts.chunkSentences };
   }
 
   async annotate(chains: readonly Chain[], ctx: AnnotateContext): Promise<Span[]> {

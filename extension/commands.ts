@@ -73,10 +73,10 @@ export interface CommandDeps {
 type Target = TreeNodeData | string | vscode.Uri | undefined;
 
 /** Thrown to end a command quietly (the user dismissed a prompt). */
-class Dismissed extends Error {}
+export class Dismissed extends Error {}
 
 /** Thrown when a command cannot go on; shown as an error with optional actions. */
-class CommandError extends Error {
+export class CommandError extends Error {
   constructor(
     message: string,
     readonly actions: { title: string; command: string }[] = [],
@@ -114,7 +114,15 @@ export class LayerLabCommands {
   /** Trust check and error reporting around every command; returns the command's result. */
   private async guard<T>(id: CommandId, fn: () => Promise<T>): Promise<T | undefined> {
     const title = (PALETTE_COMMANDS as Record<string, string>)[id] ?? (INTERNAL_COMMANDS as Record<string, string>)[id];
-    if (COMMANDS_NEEDING_TRUST.has(id) && !vscode.workspace.isTrusted) {
+    return this.guarded(title, COMMANDS_NEEDING_TRUST.has(id), fn);
+  }
+
+  /**
+   * The same trust check and error reporting for commands defined elsewhere (the reasoning
+   * behaviours' commands, extension/thinking/commands.ts).
+   */
+  async guarded<T>(title: string, needsTrust: boolean, fn: () => Promise<T>): Promise<T | undefined> {
+    if (needsTrust && !vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage(untrustedMessage(title), 'Manage Workspace Trust').then((a) => {
         if (a) void vscode.commands.executeCommand('workbench.trust.manage');
       });
@@ -187,7 +195,7 @@ export class LayerLabCommands {
   }
 
   /** The model to use: given, selected in the Models view, chosen earlier, the only one, or asked. */
-  private async model(t: Target, ask = false): Promise<string> {
+  async model(t: Target, ask = false): Promise<string> {
     const s = this.settings();
     const given = this.fromContext(t, 'models', ['model']);
     if (given && !ask) return given;
@@ -303,7 +311,7 @@ export class LayerLabCommands {
    * Runs a job under a cancellable progress notification (Cancel sends `$/cancelRequest`),
    * after logging its CLI twin, and refreshes the views however it ends.
    */
-  private async runJob<N extends JobName>(title: string, name: N, params: JobParamsIn<N>): Promise<JobResult<N>> {
+  async runJob<N extends JobName>(title: string, name: N, params: JobParamsIn<N>): Promise<JobResult<N>> {
     this.d.log.info(`${title}: ${cliLine(JOBS[name], params as Record<string, unknown>)}`);
     const t0 = Date.now();
     try {

@@ -37,6 +37,12 @@ export class Uri {
   static from(c: { scheme: string; path?: string; query?: string }): Uri {
     return new Uri(c.scheme, c.path ?? '', c.query ?? '');
   }
+  /** The inverse of toString() for this mock's URIs. */
+  static parse(s: string): Uri {
+    const m = /^([\w-]+):\/\/([^?]*)(?:\?(.*))?$/.exec(s);
+    if (!m) throw new Error(`mock Uri.parse: ${s}`);
+    return m[1] === 'file' ? Uri.file(m[2]!) : new Uri(m[1]!, m[2]!, m[3] ?? '');
+  }
   static joinPath(base: Uri, ...parts: string[]): Uri {
     return Uri.file(path.join(base.fsPath, ...parts));
   }
@@ -44,7 +50,7 @@ export class Uri {
     return this.fsPath;
   }
   toString(): string {
-    return `file://${this.fsPath}`;
+    return `${this.scheme}://${this.fsPath}${this.query ? `?${this.query}` : ''}`;
   }
 }
 
@@ -123,6 +129,76 @@ export class MockPanel {
   }
 }
 
+export class Position {
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
+}
+export class Range {
+  constructor(
+    readonly start: Position,
+    readonly end: Position,
+  ) {}
+}
+export class MarkdownString {
+  constructor(readonly value: string) {}
+}
+export class Hover {
+  constructor(readonly contents: MarkdownString[]) {}
+}
+export class CodeActionKind {
+  static readonly QuickFix = new CodeActionKind('quickfix');
+  constructor(readonly value: string) {}
+}
+export class CodeAction {
+  command?: { command: string; title: string; arguments?: unknown[] };
+  constructor(
+    readonly title: string,
+    readonly kind: CodeActionKind,
+  ) {}
+}
+export enum OverviewRulerLane {
+  Left = 1,
+  Center = 2,
+  Right = 4,
+  Full = 7,
+}
+
+/** A text document over a string: offsets and positions as VS Code computes them (UTF-16, \n lines). */
+export class MockDocument {
+  constructor(
+    readonly uri: Uri,
+    private text: string,
+  ) {}
+  getText(): string {
+    return this.text;
+  }
+  setText(t: string): void {
+    this.text = t;
+  }
+  positionAt(offset: number): Position {
+    const before = this.text.slice(0, offset);
+    const line = before.split('\n').length - 1;
+    return new Position(line, offset - (before.lastIndexOf('\n') + 1));
+  }
+  offsetAt(p: Position): number {
+    const lines = this.text.split('\n');
+    let o = 0;
+    for (let i = 0; i < p.line; i++) o += lines[i]!.length + 1;
+    return o + p.character;
+  }
+}
+
+/** An editor of a MockDocument that records its decorations. */
+export class MockEditor {
+  readonly decorations = new Map<unknown, Range[]>();
+  constructor(readonly document: MockDocument) {}
+  setDecorations(type: unknown, ranges: Range[]): void {
+    this.decorations.set(type, ranges);
+  }
+}
+
 export enum ProgressLocation {
   SourceControl = 1,
   Window = 10,
@@ -180,9 +256,19 @@ export const mock = {
   panels: [] as MockPanel[],
   serializers: new Map<string, unknown>(),
   /** Text document content providers registered, by scheme, and the texts they gave. */
-  contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string | Promise<string> }>(),
+  contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string | Promise<string>; onDidChange?: (l: (u: Uri) => void) => unknown }>(),
+  /** Decoration types created, with their options. */
+  decorationTypes: [] as { options: Record<string, unknown>; dispose(): void }[],
+  /** Providers registered by scheme. */
+  codeActionProviders: new Map<string, { provideCodeActions(doc: MockDocument, range: Range): unknown[] }>(),
+  hoverProviders: new Map<string, { provideHover(doc: MockDocument, pos: Position): unknown }>(),
+  visibleEditors: [] as MockEditor[],
   documentTexts: new Map<string, string>(),
   reset(): void {
+    this.decorationTypes = [];
+    this.codeActionProviders.clear();
+    this.hoverProviders.clear();
+    this.visibleEditors = [];
     this.quickPicks = [];
     this.inputs = [];
     this.openDialogs = [];
@@ -245,6 +331,15 @@ export const window = {
       dispose() {},
     };
   },
+  createTextEditorDecorationType(options: Record<string, unknown>) {
+    const t = { options, dispose() {} };
+    mock.decorationTypes.push(t);
+    return t;
+  },
+  get visibleTextEditors() {
+    return mock.visibleEditors;
+  },
+  onDidChangeVisibleTextEditors: new EventEmitter<MockEditor[]>().event,
   createTreeView(id: string, _opts: unknown) {
     const view = { selection: [] as unknown[], dispose() {} };
     mock.treeViews.set(id, view);
@@ -286,7 +381,9 @@ export const window = {
   async showTextDocument(doc: Uri | { uri: Uri }) {
     const uri = doc instanceof Uri ? doc : doc.uri;
     mock.openedDocuments.push(uri.scheme === 'file' ? uri.fsPath : `${uri.scheme}:${uri.fsPath}`);
-    return {};
+    const editor = new MockEditor(doc instanceof MockDocument ? doc : new MockDocument(uri, mock.documentTexts.get(`${uri.scheme}:${uri.fsPath}`) ?? ''));
+    mock.visibleEditors.push(editor);
+    return editor;
   },
   async withProgress<T>(
     opts: { title?: string; cancellable?: boolean },
@@ -345,11 +442,23 @@ export const workspace = {
     const provider = mock.contentProviders.get(uri.scheme);
     const text = provider ? await provider.provideTextDocumentContent(uri) : await fs.promises.readFile(uri.fsPath, 'utf8');
     mock.documentTexts.set(`${uri.scheme}:${uri.fsPath}`, text);
-    return { uri, getText: () => text };
+    return new MockDocument(uri, text);
   },
+  onDidChangeTextDocument: new EventEmitter<{ document: MockDocument }>().event,
   onDidChangeConfiguration: configChange.event,
   onDidGrantWorkspaceTrust: new EventEmitter<void>().event,
   onDidChangeWorkspaceFolders: new EventEmitter<void>().event,
+};
+
+export const languages = {
+  registerCodeActionsProvider(selector: { scheme: string }, provider: { provideCodeActions(doc: MockDocument, range: Range): unknown[] }) {
+    mock.codeActionProviders.set(selector.scheme, provider);
+    return { dispose: () => mock.codeActionProviders.delete(selector.scheme) };
+  },
+  registerHoverProvider(selector: { scheme: string }, provider: { provideHover(doc: MockDocument, pos: Position): unknown }) {
+    mock.hoverProviders.set(selector.scheme, provider);
+    return { dispose: () => mock.hoverProviders.delete(selector.scheme) };
+  },
 };
 
 export const commands = {
@@ -379,8 +488,16 @@ const api = {
   ViewColumn,
   ProgressLocation,
   CancellationTokenSource,
+  Position,
+  Range,
+  MarkdownString,
+  Hover,
+  CodeAction,
+  CodeActionKind,
+  OverviewRulerLane,
   window,
   workspace,
+  languages,
   commands,
   env,
   version,

@@ -9,11 +9,16 @@ import * as path from 'node:path';
 import { benchRuntime, rssProbe } from './runtime';
 import { benchEvaluate } from './evaluate';
 import { benchCache } from './cache';
+import { benchPatching } from './patching';
 import { machine } from './util';
 
 async function run(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--rss-probe') return rssProbe(args[1], args[2]);
+  if (args[0] === '--patching') {
+    console.log(await benchPatching(process.env.LAYERLAB_BENCH_DIR ?? path.join(os.tmpdir(), 'layerlab-bench'), args.includes('--quick')));
+    return;
+  }
   const quick = args.includes('--quick');
   const root = process.env.LAYERLAB_BENCH_DIR ?? path.join(os.tmpdir(), 'layerlab-bench');
   fs.mkdirSync(root, { recursive: true });
@@ -21,6 +26,7 @@ async function run(): Promise<void> {
   console.log(`\n## Runtime\n${await benchRuntime(root, quick)}`);
   console.log(`\n## Evaluation\n${await benchEvaluate(root, quick)}`);
   console.log(`\n## Hidden-state cache\n${await benchCache(root, quick)}`);
+  console.log(`\n## Layer-selection patching\n${await benchPatching(root, quick)}`);
 }
 
 run().catch((e) => {

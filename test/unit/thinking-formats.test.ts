@@ -148,6 +148,17 @@ describe('the model annotator\'s replies', () => {
     assert.deepEqual(r.problems, []);
   });
 
+  test('a section whose text occurs twice is placed after the previous section, in order', () => {
+    const twice = 'So 4. Maybe. So 4. Wait.';
+    const r = parseAnnotatedReply('["uncertainty-estimation"]Maybe.["end-section"]["deduction"]So 4.["end-section"]', twice);
+    assert.deepEqual(r.spans.map((s) => [s.start, s.end, s.category]), [
+      [6, 12, 'uncertainty-estimation'],
+      [13, 18, 'deduction'],
+    ]);
+    // Without an earlier section, the first occurrence.
+    assert.deepEqual(parseAnnotatedReply('["deduction"]So 4.', twice).spans.map((s) => s.start), [0]);
+  });
+
   test('unknown labels, text not in the chain and overlapping sections are reported and left out', () => {
     const reply = '["musing"]Okay, so 2+2.["end-section"]["deduction"]Five.["end-section"]["deduction"]2+2 is 4["end-section"]["backtracking"]Wait: 2+2 is 4 😀.["end-section"]';
     const r = parseAnnotatedReply(reply, text);

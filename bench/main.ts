@@ -12,6 +12,7 @@ import { benchRuntime, rssProbe } from './runtime';
 import { benchEvaluate } from './evaluate';
 import { benchCache } from './cache';
 import { benchShards } from './shards';
+import { benchPatching } from './patching';
 import { machine } from './util';
 import { benchRealSize } from './realSize';
 import { runMemoryProbe, type MemoryProbeRequest } from './memoryProbe';
@@ -25,6 +26,10 @@ async function run(): Promise<void> {
     return;
   }
   if (args[0] === '--huginn-real') return benchHuginnReal(args.slice(1));
+  if (args[0] === '--patching') {
+    console.log(await benchPatching(process.env.LAYERLAB_BENCH_DIR ?? path.join(os.tmpdir(), 'layerlab-bench'), args.includes('--quick')));
+    return;
+  }
   const quick = args.includes('--quick');
   const root = process.env.LAYERLAB_BENCH_DIR ?? path.join(os.tmpdir(), 'layerlab-bench');
   fs.mkdirSync(root, { recursive: true });
@@ -36,6 +41,7 @@ async function run(): Promise<void> {
     ['cache', 'Hidden-state cache', () => benchCache(root, quick)],
     ['real-size', 'Real-size models', () => benchRealSize(root, quick)],
     ['shards', 'Sharding: 1 process vs 2 parts at once', () => benchShards(root, quick)],
+    ['patching', 'Layer-selection patching', () => benchPatching(root, quick)],
   ];
   if (only !== undefined && !sections.some(([k]) => k === only)) throw new Error(`--only takes ${sections.map(([k]) => k).join(', ')}, got '${only}'`);
   for (const [key, title, run] of sections) if (only === undefined || only === key) console.log(`\n## ${title}\n${await run()}`);

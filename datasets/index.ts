@@ -14,3 +14,4 @@ export * from './demo';
 export * from './organism';
 export * from './planted';
 export { loadDataset, buildDataset, type LoadOptions } from './load';
+export * from './tasks';

@@ -6,54 +6,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
+import { DatasetError, parseJsonl, type DatasetErrorWhere } from './jsonl';
+
+export { DatasetError, parseJsonl, type DatasetErrorWhere };
 
 /** `text`: a .txt file, one record `{"text": line}` per non-empty line. */
 export type FileFormat = 'json' | 'jsonl' | 'parquet' | 'text';
-
-/** Where in a dataset file a problem is; every part is optional except the file. */
-export interface DatasetErrorWhere {
-  file: string;
-  /** 0-based record index (position among the records of the chosen split). */
-  index?: number;
-  /** 1-based line (JSONL records, JSON syntax errors). */
-  line?: number;
-  column?: number;
-  field?: string;
-}
-
-/**
- * A problem with a dataset file. The message always names the file and, where known, the record
- * index, line and field, then says what to do: users meet these errors on the command line and in
- * VS Code notifications, far from the code, so the message must stand on its own.
- */
-export class DatasetError extends Error {
-  readonly file: string;
-  readonly index?: number;
-  readonly line?: number;
-  readonly field?: string;
-  readonly problem: string;
-  readonly hint: string;
-
-  constructor(where: DatasetErrorWhere, problem: string, hint: string) {
-    super(DatasetError.format(where, problem, hint));
-    this.name = 'DatasetError';
-    this.file = where.file;
-    this.index = where.index;
-    this.line = where.line;
-    this.field = where.field;
-    this.problem = problem;
-    this.hint = hint;
-  }
-
-  static format(w: DatasetErrorWhere, problem: string, hint: string): string {
-    const at: string[] = [];
-    if (w.index !== undefined) at.push(`record ${w.index}`);
-    if (w.line !== undefined) at.push(w.column !== undefined ? `line ${w.line}, column ${w.column}` : `line ${w.line}`);
-    if (w.field !== undefined) at.push(`field "${w.field}"`);
-    const where = at.length ? `${w.file} (${at.join(', ')})` : w.file;
-    return `${where}: ${problem}. ${hint}`;
-  }
-}
 
 /** Text encodings a JSON or JSONL dataset may be read in. */
 import { TEXT_ENCODINGS, type TextEncoding } from './records';
@@ -303,24 +261,6 @@ function textLines(text: string): { rows: unknown[]; lines: number[] } {
     rows.push({ text: line });
     lines.push(i + 1);
   });
-  return { rows, lines };
-}
-
-function parseJsonl(file: string, text: string): { rows: unknown[]; lines: number[] } {
-  const rows: unknown[] = [];
-  const lines: number[] = [];
-  const all = text.split('\n');
-  for (let i = 0; i < all.length; i++) {
-    const s = all[i]!.trim(); // also drops the \r of CRLF files
-    if (s === '') continue; // blank lines (and the trailing newline) are not records
-    try {
-      rows.push(JSON.parse(s));
-    } catch (e) {
-      throw new DatasetError({ file, index: rows.length, line: i + 1 }, `is not valid JSON (${(e as Error).message})`,
-        'Each line of a JSONL file must be one complete JSON value; fix or delete that line.');
-    }
-    lines.push(i + 1);
-  }
   return { rows, lines };
 }
 

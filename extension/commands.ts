@@ -24,7 +24,7 @@ import { localTime, type TreeNodeData } from './treeData';
 import type { NodeTreeProvider } from './views';
 import { directionStatsPathOf, scanHiddenStateFiles, scanRuns } from './workspaceScan';
 
-export { type ViewName } from './jobPalette';
+export { CommandError, Dismissed, type ViewName } from './jobPalette';
 import { PROBE_COMMANDS, type ProbeCommandId } from './probeCommands';
 
 /** The palette commands, with their titles (package.json declares the same, category LayerLab). */
@@ -126,7 +126,16 @@ export class LayerLabCommands {
   /** Trust check and error reporting around every command; returns the command's result. */
   private async guard<T>(id: CommandId, fn: () => Promise<T>): Promise<T | undefined> {
     const title = (PALETTE_COMMANDS as Record<string, string>)[id] ?? (INTERNAL_COMMANDS as Record<string, string>)[id];
-    if (COMMANDS_NEEDING_TRUST.has(id) && !vscode.workspace.isTrusted) {
+    return this.guarded(title, COMMANDS_NEEDING_TRUST.has(id), fn, COMMANDS_NEEDING_RUNTIME.has(id));
+  }
+
+  /**
+   * The trust check and error reporting of `guard`, for commands registered elsewhere (the
+   * reasoning-behaviour commands, extension/thinking/): by title, saying whether the command
+   * runs a model (needs trust) and needs the runtime.
+   */
+  async guarded<T>(title: string, needsTrust: boolean, fn: () => Promise<T>, needsRuntime = needsTrust): Promise<T | undefined> {
+    if (needsTrust && !vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage(untrustedMessage(title), 'Manage Workspace Trust').then((a) => {
         if (a) void vscode.commands.executeCommand('workbench.trust.manage');
       });
@@ -135,7 +144,7 @@ export class LayerLabCommands {
     try {
       // A runtime LayerLab stopped restarting cannot run anything: say so before asking for inputs.
       const gaveUp = this.d.client.gaveUp;
-      if (gaveUp && COMMANDS_NEEDING_RUNTIME.has(id)) {
+      if (gaveUp && needsRuntime) {
         throw new CommandError(`${title} cannot run: ${gaveUp}`, [{ title: 'Restart Runtime', command: 'layerlab.restartRuntime' }, { title: 'Show Runtime Log', command: 'layerlab.showLog' }]);
       }
       return await fn();
@@ -219,7 +228,7 @@ export class LayerLabCommands {
    * Runs a job under a cancellable progress notification (Cancel sends `$/cancelRequest`),
    * after logging its CLI twin, and refreshes the views however it ends.
    */
-  private async runJob<N extends JobName>(title: string, name: N, params: JobParamsIn<N>): Promise<JobResult<N>> {
+  async runJob<N extends JobName>(title: string, name: N, params: JobParamsIn<N>): Promise<JobResult<N>> {
     this.d.log.info(`${title}: ${cliLine(JOBS[name], params as Record<string, unknown>)}`);
     const t0 = Date.now();
     try {
@@ -377,6 +386,24 @@ export class LayerLabCommands {
     const selection = this.d.selection('models');
     const offered = this.d.workspaceState.get<string>(SELECTED_MODEL_KEY) ?? (selection?.kind === 'model' ? selection.resourcePath : undefined);
     return this.palette.pickModel(offered);
+  }
+
+  /**
+   * The model a command runs when it does not ask first: the one given, the one selected in the
+   * Models view, the one chosen last (Select Model), else asked; `ask` always asks.
+   */
+  async model(t: Target, ask = false): Promise<string> {
+    if (!ask) {
+      const given = LayerLabCommands.pathOf(t);
+      if (given && (typeof t !== 'object' || t instanceof vscode.Uri || t.kind === 'model')) return given;
+      const sel = this.d.selection('models');
+      if (sel?.kind === 'model' && sel.resourcePath) return sel.resourcePath;
+      const remembered = this.d.workspaceState.get<string>(SELECTED_MODEL_KEY);
+      if (remembered && fs.existsSync(remembered)) return remembered;
+    }
+    const picked = await this.chooseModel();
+    if (!picked) throw new Dismissed();
+    return picked;
   }
 
   async selectModel(t?: Target): Promise<string> {

@@ -23,6 +23,7 @@ import { isRunning } from './runtimeState';
 import { outputFolders, resolveSettings, type LayerLabSettings, type RawSettings } from './settings';
 import { nodeSpawner } from './spawn';
 import { cacheFileNodes, cacheNodes, datasetNodes, modelNodes, runNodes, type TreeNodeData } from './treeData';
+import { registerThinking, type ThinkingParts } from './thinking';
 import { NodeTreeProvider, watchFolder } from './views';
 import { CACHE_FILE_RE, scanDatasets, scanFiles, scanModels, scanRuns } from './workspaceScan';
 
@@ -34,6 +35,8 @@ export interface LayerLabApi {
   commands: LayerLabCommands;
   /** The chart panels open now: which page shows which file (for the VS Code test suites). */
   charts(): { page: ChartPageKind; file: string; title: string; visible: boolean }[];
+  /** The reasoning-behaviour view, annotations, panels and commands. */
+  thinking: ThinkingParts;
 }
 
 /** Seams for the unit tests (a fake runtime); VS Code always uses the defaults. */
@@ -48,6 +51,7 @@ export class LayerLab implements LayerLabApi, vscode.Disposable {
   readonly commands: LayerLabCommands;
   readonly probe: ProbeCommands;
   readonly probePanels: ProbePanels;
+  readonly thinking: ThinkingParts;
   private readonly log: vscode.LogOutputChannel;
   private readonly chartPanels: ChartPanels;
   private readonly status: vscode.StatusBarItem;
@@ -156,13 +160,17 @@ export class LayerLab implements LayerLabApi, vscode.Disposable {
       decorations,
     });
     this.disposables.push(...this.probe.register());
+    this.thinking = registerThinking({ extensionUri: context.extensionUri, commands: this.commands, settings: () => this.settings(), log: (level, message) => this.log[level](message) });
+    this.disposables.push(...this.thinking.disposables);
 
     this.watch();
     this.own(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (!e.affectsConfiguration('layerlab')) return;
         this.watch();
+        this.thinking.rewatch();
         this.refreshViews();
+        this.thinking.view.refresh();
       }),
     );
     this.own(

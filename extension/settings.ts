@@ -79,5 +79,6 @@ export function outputFolders(s: Pick<LayerLabSettings, 'outputPath'>): Record<k
   return {
     cache: path.join(s.outputPath, OUTPUT_SUBFOLDERS.cache),
     runs: path.join(s.outputPath, OUTPUT_SUBFOLDERS.runs),
+    thinking: path.join(s.outputPath, OUTPUT_SUBFOLDERS.thinking),
   };
 }

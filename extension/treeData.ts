@@ -11,7 +11,10 @@ import { describeShards, partState, type ShardsState } from '../runtime/protocol
 import type { DatasetEntry, FileEntry, ModelEntry, RunEntry } from './workspaceScan';
 
 /** Context values: package.json's `view/item/context` menus match on these. */
-export type NodeKind = 'model' | 'dataset' | 'record' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'detail' | 'message' | 'shardedOutput';
+export type NodeKind =
+  | 'model' | 'dataset' | 'record' | 'cacheEntry' | 'cacheFile' | 'cacheHook' | 'run' | 'detail' | 'message' | 'shardedOutput'
+  // The Reasoning Behaviours view (extension/thinking/tree.ts).
+  | 'thinkingGroup' | 'chains' | 'annotations' | 'vectors' | 'thinkingChart';
 
 export interface TreeNodeData {
   /** Unique within its view, stable across refreshes (keeps expansion and selection). */

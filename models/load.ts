@@ -173,7 +173,7 @@ function checkVocab(tok: Tokenizer, modelVocab: number, where: string): void {
 }
 
 /** llama2.c keeps the tokenizer beside the checkpoint: `tokenizer.bin`, or a single `tok*.bin`. */
-function findLlama2cTokenizer(modelFile: string): string {
+export function findLlama2cTokenizer(modelFile: string): string {
   const dir = path.dirname(modelFile);
   const standard = path.join(dir, 'tokenizer.bin');
   if (fs.existsSync(standard)) return standard;

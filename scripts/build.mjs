@@ -35,6 +35,10 @@ if (fs.existsSync('bench/main.ts')) entries.push({ ...node, entryPoints: ['bench
 if (fs.existsSync('webview/main.ts')) {
   entries.push({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/main.ts'], outfile: 'dist/webview/main.js' });
 }
+// The reasoning-behaviour pages (extension/thinking/panels.ts): a bundle of their own.
+if (fs.existsSync('webview/thinking/main.ts')) {
+  entries.push({ ...common, platform: 'browser', target: 'es2022', format: 'iife', entryPoints: ['webview/thinking/main.ts'], outfile: 'dist/webview/thinking.js' });
+}
 if (fs.existsSync('webview/style.css')) {
   entries.push({ ...common, sourcemap: false, entryPoints: ['webview/style.css'], outfile: 'dist/webview/style.css' });
 }

@@ -55,6 +55,25 @@ export const PRINTERS: Printers = {
       ...r.vectors.map((v) => `  ${r.format === 'gguf' ? `direction.${v.layer}`.padEnd(14) : ''}${v.hook.padEnd(30)} ‖u‖ ${v.norm.toPrecision(4)}`),
       ...r.warnings.map((w) => `warning: ${w}`),
     ].join('\n'),
+  'generate-chains': (r) =>
+    [`${r.chains} chains, ${r.tokens} tokens (${r.template} prompt; stopped by ${Object.entries(r.stopReasons).map(([k, n]) => `${k} ${n}`).join(', ')})`, `chains:     ${r.chainsFile}`, `provenance: ${r.provenanceFile}`].join('\n'),
+  annotate: (r) =>
+    [
+      `${r.spans} spans in ${r.chainsWithSpans} of ${r.chains} chains: ${Object.entries(r.byCategory).map(([c, n]) => `${c} ${n}`).join(', ')}`,
+      ...(r.warnings.length ? [`${r.warnings.length} warning(s) (on stderr)`] : []),
+      `annotations: ${r.annotationsFile}`,
+    ].join('\n'),
+  'behaviour-vectors': (r) =>
+    [
+      ...r.categories.map((c) => `${c.category.padEnd(22)} ${c.chains} chains, ${c.spans} spans, ${c.tokens} token positions`),
+      ...(r.missing.length ? [`no spans (no vector): ${r.missing.join(', ')}`] : []),
+      `vectors:    ${r.vectorsFile} (${r.hooks} hook points)`,
+      `statistics: ${r.statsFile}`,
+    ].join('\n'),
+  'layer-effects': (r) => [...r.lines, `${r.passes} passes, ${r.patchesPerSecond.toFixed(1)} patches/s`, `effects: ${r.effectsFile}`].join('\n'),
+  'steer-eval': (r) => [...r.lines, `${r.conditions} conditions × ${r.tasks} held-out tasks`, `steering: ${r.steeringFile}`].join('\n'),
+  serve: (r) => `served ${r.served} request(s) at ${r.url}`,
+  'llama2c-to-hf': (r) => `${r.dir} (${r.tensors} tensors, ${r.vocabSize} tokens${r.chatTemplate ? ', <think> chat template' : ''})`,
 };
 
 function describeSteering(s: AppliedSteering): string {

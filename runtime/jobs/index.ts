@@ -12,6 +12,15 @@ import { checkModelHandler, infoHandler, inspectCacheHandler } from './info';
 import { logitLensHandler, projectionHandler, steerCompareHandler, steerVectorHandler, traceHandler } from './probe';
 import { saveHiddenStatesHandler } from './saveHiddenStates';
 import { mergeHandler, slurmScriptHandler } from './shards';
+import {
+  annotateHandler,
+  behaviourVectorsHandler,
+  generateChainsHandler,
+  layerEffectsHandler,
+  llama2cToHfHandler,
+  serveHandler,
+  steerEvalHandler,
+} from './thinking';
 
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
@@ -32,6 +41,13 @@ export const HANDLERS: JobHandlers = {
   projection: projectionHandler,
   'steer-compare': steerCompareHandler,
   'steer-vector': steerVectorHandler,
+  'generate-chains': generateChainsHandler,
+  annotate: annotateHandler,
+  'behaviour-vectors': behaviourVectorsHandler,
+  'layer-effects': layerEffectsHandler,
+  'steer-eval': steerEvalHandler,
+  serve: serveHandler,
+  'llama2c-to-hf': llama2cToHfHandler,
 };
 
 export type { JobContext, JobHandler } from './context';

@@ -20,6 +20,7 @@ import { ProgressType, RequestType } from 'vscode-jsonrpc';
 import { z } from 'zod';
 import { modelInfoSchema, PROVIDER_PREFERENCES, type RuntimeErrorData } from './requests';
 import { accuracySchema, cacheEntrySchema, directionLayerStatsSchema, LONG_PROMPT_POLICIES, type LongPromptPolicy } from './results';
+import { ANNOTATORS, BEHAVIOURS, canonicalBehaviour, EFFECT_METRICS } from './thinking';
 import { OUTPUT_SUBFOLDERS, WORKSPACE_DEFAULTS } from './workspace';
 import { MAX_SHARDS, shardParam } from './shards';
 import { TEXT_ENCODINGS } from '../../datasets/records';
@@ -573,6 +574,175 @@ export const traceJob = defineJob(
   },
 );
 
+// ---------------------------------------------------------------------------------------------
+// Reasoning behaviours of thinking models (the seed's postponed plan; formats in ./thinking.ts)
+
+const thinkingOut = `${WORKSPACE_DEFAULTS.outputPath}/${OUTPUT_SUBFOLDERS.thinking}`;
+const chainTemplateField = z.enum(['auto', 'chat', 'plain']).default('auto').describe("auto (the model's chat template when it has one, else plain), chat (one user turn, generation prompt appended: a thinking model's template opens <think> there) or plain (the task text after BOS)");
+const behavioursField = z.array(z.string().min(1)).min(1).describe(`behaviours to use (default: all that have spans): ${BEHAVIOURS.join(', ')}`).optional();
+
+/** Which annotator turns chains into spans, and how it reaches its model (annotate, steer-eval). */
+const annotatorFields = {
+  annotator: z.enum(ANNOTATORS).default('rules').describe('import (spans from a JSONL file of any tool), rules (documented phrase rules) or model (a chat model with the paper\'s category definitions)'),
+  importFile: path('--annotator import: the JSONL of spans {chain, start, end, category}, offsets in code points').optional(),
+  annotatorModel: path('--annotator model: a model LayerLab runs itself (Hugging Face folder or llama2.c .bin)').optional(),
+  endpoint: z.string().min(1).describe('--annotator model: an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (never contacted unless given)').optional(),
+  endpointModel: z.string().min(1).default('default').describe('--endpoint: the model name sent with each request'),
+  apiKeyEnv: z.string().min(1).describe('--endpoint: the environment variable holding the API key (sent as a bearer token; default: none)').optional(),
+  endpointTimeout: z.number().positive().default(300).describe('--endpoint: seconds to wait for one reply'),
+  annotatorMaxTokens: count(1, '--annotator model: tokens per reply at most').default(1024),
+  annotatorChunkSentences: count(0, '--annotator model: sentences per request (0: the whole chain, as the paper; more requests fit a short context)').default(0),
+};
+
+function checkAnnotator(p: { annotator: string; importFile?: string; annotatorModel?: string; endpoint?: string; apiKeyEnv?: string }, ctx: z.RefinementCtx, allowImport: boolean): void {
+  const issue = (key: string, message: string, conflict?: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message, ...(conflict ? { params: { conflict } } : {}) });
+  if (p.annotator === 'import' && !allowImport) issue('annotator', 'import cannot re-annotate new generations: use rules or model');
+  if (p.annotator === 'import' && allowImport && p.importFile === undefined) issue('importFile', 'is required with --annotator import');
+  if (p.annotator !== 'import' && p.importFile !== undefined) issue('importFile', 'is only for --annotator import');
+  if (p.annotator === 'model') {
+    if (p.annotatorModel === undefined && p.endpoint === undefined) issue('annotatorModel', 'or --endpoint is required with --annotator model');
+    if (p.annotatorModel !== undefined && p.endpoint !== undefined) issue('annotatorModel', 'conflicts with --endpoint: the annotating model is one or the other', 'endpoint');
+  } else {
+    if (p.annotatorModel !== undefined) issue('annotatorModel', 'is only for --annotator model');
+    if (p.endpoint !== undefined) issue('endpoint', 'is only for --annotator model');
+  }
+  if (p.apiKeyEnv !== undefined && p.endpoint === undefined) issue('apiKeyEnv', 'is only for --endpoint');
+}
+
+function checkBehaviours(p: { categories?: string[] }, ctx: z.RefinementCtx): void {
+  for (const c of p.categories ?? []) {
+    if (!canonicalBehaviour(c)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['categories'], message: `'${c}' is not a behaviour (${BEHAVIOURS.join(', ')})` });
+  }
+}
+
+export const generateChainsJob = defineJob(
+  'generate-chains',
+  'generateChains',
+  "greedy reasoning chains over a task set (chat template, thinking tags kept), stored with token ids and character offsets",
+  {
+    ...modelFields,
+    tasks: path('task set: JSON array or JSONL of {id, category, prompt}'),
+    sampleSize: count(1, 'generate for a seeded sample of this many tasks (default: all)').optional(),
+    seed: count(0, 'sampling seed').default(0),
+    template: chainTemplateField,
+    maxNewTokens: count(1, 'tokens per chain at most (the paper: 500)').default(500),
+    stop: z.array(z.string()).min(1).describe("stop strings added to the tokenizer's end-of-turn strings").optional(),
+    batchSize: count(1, 'chains per batch').default(1),
+    out: path('the chains file (<name>.chains.jsonl; provenance beside it as <name>.chains.json)').optional(),
+    outputPath: path('folder for the chains file when --out is not given (<dir>/<model>/<tasks>.chains.jsonl)').default(thinkingOut),
+  },
+  z.object({
+    chainsFile: z.string(),
+    provenanceFile: z.string(),
+    chains: z.number().int(),
+    tokens: z.number().int(),
+    template: z.enum(['chat', 'plain']),
+    stopReasons: z.record(z.number().int()),
+  }),
+  { refine: refineModel },
+);
+
+export const annotateJob = defineJob(
+  'annotate',
+  'annotate',
+  'behaviour spans of chains: imported, from phrase rules, or from a chat model (LayerLab\'s own or an OpenAI-compatible endpoint)',
+  {
+    chains: path('the chains file (<name>.chains.jsonl)'),
+    ...annotatorFields,
+    provider: modelFields.provider,
+    threads: modelFields.threads,
+    out: path('the annotations file (default <name>.annotations.<annotator>.jsonl beside the chains)').optional(),
+  },
+  z.object({
+    annotationsFile: z.string(),
+    spans: z.number().int(),
+    byCategory: z.record(z.number().int()),
+    chains: z.number().int(),
+    chainsWithSpans: z.number().int(),
+    warnings: z.array(z.string()),
+  }),
+  { cli: { positional: 'chains' }, refine: (p, ctx) => checkAnnotator(p, ctx, true) },
+);
+
+export const behaviourVectorsJob = defineJob(
+  'behaviour-vectors',
+  'behaviourVectors',
+  'candidate steering vectors per layer and behaviour: mean activation over annotated spans minus the mean over all chains',
+  {
+    ...modelFields,
+    annotations: path('the annotations file (annotate)'),
+    chains: path('the chains file (default: the one the annotations header names)').optional(),
+    hooks: z.array(z.string().min(1)).min(1).describe('hook points: names, or post (every block output, the default), pre, all').optional(),
+    out: path('the vectors file (default <annotations>.vectors.safetensors; statistics beside it as .vectors.json)').optional(),
+  },
+  z.object({
+    vectorsFile: z.string(),
+    statsFile: z.string(),
+    hooks: z.number().int(),
+    categories: z.array(z.object({ category: z.string(), chains: z.number().int(), spans: z.number().int(), tokens: z.number().int() })),
+    missing: z.array(z.string()),
+  }),
+  { cli: { positional: 'annotations' }, refine: refineModel },
+);
+
+export const layerEffectsJob = defineJob(
+  'layer-effects',
+  'layerEffects',
+  'per layer and behaviour, the effect of adding the vector before annotated spans: exact activation patching next to a finite-difference estimate',
+  {
+    ...modelFields,
+    vectors: path('the vectors file (behaviour-vectors)'),
+    categories: behavioursField,
+    metric: z.enum(EFFECT_METRICS).default('kl').describe('kl (KL of the next-token distribution, the paper\'s) or logprob (change of the log-probability of the token that follows)'),
+    coefficient: z.number().default(1).describe('the exact patch adds coefficient·u'),
+    fdStep: z.number().positive().default(0.05).describe('the finite-difference step h: the estimate probes ±h·u'),
+    select: count(1, 'layers selected per behaviour (largest exact mean |effect|)').default(1),
+    batchRows: count(1, 'positions per batched pass at most (1: one at a time)').default(64),
+    batchMb: count(1, 'MB of batched KV cache per pass at most').default(256),
+    out: path('the effects file (default <annotations>.effects.json)').optional(),
+  },
+  z.object({
+    effectsFile: z.string(),
+    categories: z.array(z.object({ category: z.string(), positions: z.number().int(), selected: z.array(z.string()), spearman: z.number().nullable() })),
+    passes: z.number().int(),
+    patchesPerSecond: z.number(),
+    lines: z.array(z.string()),
+  }),
+  { cli: { positional: 'vectors' }, refine: (p, ctx) => (checkModelChoice(p, ctx), checkBehaviours(p, ctx)) },
+);
+
+export const steerEvalJob = defineJob(
+  'steer-eval',
+  'steerEval',
+  'generate held-out chains steered with ± each behaviour\'s vector (and random controls), re-annotate, and compare behaviour fractions with the baseline',
+  {
+    ...modelFields,
+    vectors: path('the vectors file (behaviour-vectors)'),
+    effects: path('the effects file whose selected layers to steer (default: beside the vectors)').optional(),
+    layerIndices: z.array(z.number().int().min(0)).min(1).describe('steer these blocks instead of the selected ones (each gets coefficient / number of blocks)').optional(),
+    categories: behavioursField,
+    tasks: path("task set (default: the chains' own); tasks the chains were generated from are left out").optional(),
+    heldOut: count(1, 'held-out tasks to steer (the paper: 30)').default(30),
+    seed: count(0, 'seed of the held-out sample').default(0),
+    coefficient: z.number().default(1).describe('x ← x ± coefficient/L · u at each of the L steered layers'),
+    randomSeed: count(0, 'seed of the random-vector controls').default(1234),
+    template: chainTemplateField,
+    maxNewTokens: count(1, 'tokens per chain at most').default(500),
+    batchSize: count(1, 'chains per batch').default(1),
+    ...annotatorFields,
+    out: path('the steering file (default <annotations>.steering.json)').optional(),
+  },
+  z.object({ steeringFile: z.string(), conditions: z.number().int(), tasks: z.number().int(), lines: z.array(z.string()) }),
+  {
+    cli: { positional: 'vectors' },
+    refine: (p, ctx) => {
+      checkModelChoice(p, ctx);
+      checkBehaviours(p, ctx);
+      checkAnnotator(p, ctx, false);
+    },
+  },
+);
+
 export const logitLensJob = defineJob(
   'logit-lens',
   'logitLens',
@@ -667,6 +837,36 @@ export const steerVectorJob = defineJob(
       }
     },
   },
+
+);
+
+export const serveJob = defineJob(
+  'serve',
+  'serve',
+  'serves a model behind the OpenAI chat-completions protocol (greedy) until cancelled, e.g. for --annotator model --endpoint',
+  {
+    ...modelFields,
+    host: z.string().min(1).default('127.0.0.1').describe('address to listen on'),
+    port: count(0, 'port (0: any free port; the URL is printed)').default(8000),
+    maxTokens: count(1, 'tokens per reply when a request names no max_tokens').default(256),
+  },
+  z.object({ url: z.string(), served: z.number().int() }),
+  { refine: refineModel },
+);
+
+export const llama2cToHfJob = defineJob(
+  'llama2c-to-hf',
+  'llama2cToHf',
+  'writes a llama2.c checkpoint and tokenizer as a Hugging Face folder, optionally with a chat template that wraps the answer in <think>…</think>',
+  {
+    source: path('the llama2.c checkpoint (.bin; its tokenizer is found beside it)'),
+    tokenizer: path('the llama2.c tokenizer (default: found beside the checkpoint)').optional(),
+    out: path('the folder to write'),
+    thinkTemplate: z.boolean().default(false).describe("add a chat template whose generation prompt opens <think> (a small stand-in for a thinking model)"),
+    contextLength: count(1, "the context written into config.json (default: the checkpoint's seq_len; rotary positions past the trained length work, but the model never saw them)").optional(),
+  },
+  z.object({ dir: z.string(), chatTemplate: z.boolean(), vocabSize: z.number().int(), tensors: z.number().int() }),
+  { cli: { positional: 'source' } },
 );
 
 /** Every job, by CLI name. Adding a job: define it above, add it here and in runtime/jobs/. */
@@ -687,6 +887,13 @@ export const JOBS = {
   projection: projectionJob,
   'steer-compare': steerCompareJob,
   'steer-vector': steerVectorJob,
+  'generate-chains': generateChainsJob,
+  annotate: annotateJob,
+  'behaviour-vectors': behaviourVectorsJob,
+  'layer-effects': layerEffectsJob,
+  'steer-eval': steerEvalJob,
+  serve: serveJob,
+  'llama2c-to-hf': llama2cToHfJob,
 } as const;
 
 export type Jobs = typeof JOBS;

@@ -16,6 +16,8 @@ export const WORKSPACE_DEFAULTS = Object.freeze({
 export const OUTPUT_SUBFOLDERS = Object.freeze({
   cache: 'hidden_states',
   runs: 'runs',
+  /** Reasoning chains and what is computed from them (annotations, vectors, effects, steering). */
+  thinking: 'thinking',
 });
 
 /** Folder name of the built-in demo model inside the models folder. */

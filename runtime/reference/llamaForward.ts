@@ -25,11 +25,24 @@ export interface ReferenceForwardResult {
   logits: Float32Array[];
 }
 
+/**
+ * An additive edit: `add` is added to the residual stream at `position` where it enters block
+ * `block` (`pre`) or leaves it (`post`), before anything reads it (activation patching).
+ */
+export interface ReferenceEdit {
+  block: number;
+  kind: 'pre' | 'post';
+  position: number;
+  add: Float32Array;
+}
+
 export interface ReferenceOptions {
   /** Positions whose logits to compute (default every position): the head is the costliest step. */
   logitPositions?: number[];
   /** Called before each block with its index, e.g. to report progress or cancel (by throwing). */
   onBlock?: (block: number, of: number) => void;
+  /** Additive edits of the residual stream (see ReferenceEdit). */
+  edits?: readonly ReferenceEdit[];
 }
 
 /** Runs the whole sequence `ids` (position 0 first) through an in-memory checkpoint. */
@@ -49,8 +62,12 @@ export function llamaReference(c: LlamaConfig, read: LlamaTensorReader, ids: num
 
   const residPre: Float32Array[][] = [];
   const residPost: Float32Array[][] = [];
+  const applyEdits = (block: number, kind: 'pre' | 'post') => {
+    for (const e of opts.edits ?? []) if (e.block === block && e.kind === kind) x[e.position] = add(x[e.position]!, e.add);
+  };
   for (let l = 0; l < c.nLayers; l++) {
     opts.onBlock?.(l, c.nLayers);
+    applyEdits(l, 'pre');
     const t = (k: string) => read(`layers.${l}.${k}` as LlamaTensorKey);
     const layer = {
       attnNorm: t('attnNorm'),
@@ -84,6 +101,7 @@ export function llamaReference(c: LlamaConfig, read: LlamaTensorReader, ids: num
       return add(ht, linear(layer.wDown, act));
     });
 
+    applyEdits(l, 'post');
     residPost.push(x.map((v) => v.slice()));
   }
 

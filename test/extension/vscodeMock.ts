@@ -37,6 +37,12 @@ export class Uri {
   static from(c: { scheme: string; path?: string; query?: string }): Uri {
     return new Uri(c.scheme, c.path ?? '', c.query ?? '');
   }
+  /** The inverse of toString() for this mock's URIs. */
+  static parse(s: string): Uri {
+    const m = /^([\w-]+):\/\/([^?]*)(?:\?(.*))?$/.exec(s);
+    if (!m) throw new Error(`mock Uri.parse: ${s}`);
+    return m[1] === 'file' ? Uri.file(m[2]!) : new Uri(m[1]!, m[2]!, m[3] ?? '');
+  }
   static joinPath(base: Uri, ...parts: string[]): Uri {
     return Uri.file(path.join(base.fsPath, ...parts));
   }
@@ -44,7 +50,7 @@ export class Uri {
     return this.fsPath;
   }
   toString(): string {
-    return `file://${this.fsPath}`;
+    return `${this.scheme}://${this.fsPath}${this.query ? `?${this.query}` : ''}`;
   }
 }
 
@@ -123,6 +129,80 @@ export class MockPanel {
   }
 }
 
+export class Position {
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
+}
+/** Editor ranges; the projection tests' fake documents give plain offsets as positions. */
+export class Range {
+  constructor(
+    readonly start: Position,
+    readonly end: Position,
+  ) {}
+}
+export class MarkdownString {
+  constructor(readonly value: string) {}
+}
+export class Hover {
+  constructor(
+    readonly contents: MarkdownString | MarkdownString[],
+    readonly range?: Range,
+  ) {}
+}
+export class CodeActionKind {
+  static readonly QuickFix = new CodeActionKind('quickfix');
+  constructor(readonly value: string) {}
+}
+export class CodeAction {
+  command?: { command: string; title: string; arguments?: unknown[] };
+  constructor(
+    readonly title: string,
+    readonly kind: CodeActionKind,
+  ) {}
+}
+export enum OverviewRulerLane {
+  Left = 1,
+  Center = 2,
+  Right = 4,
+  Full = 7,
+}
+
+/** A text document over a string: offsets and positions as VS Code computes them (UTF-16, \n lines). */
+export class MockDocument {
+  constructor(
+    readonly uri: Uri,
+    private text: string,
+  ) {}
+  getText(): string {
+    return this.text;
+  }
+  setText(t: string): void {
+    this.text = t;
+  }
+  positionAt(offset: number): Position {
+    const before = this.text.slice(0, offset);
+    const line = before.split('\n').length - 1;
+    return new Position(line, offset - (before.lastIndexOf('\n') + 1));
+  }
+  offsetAt(p: Position): number {
+    const lines = this.text.split('\n');
+    let o = 0;
+    for (let i = 0; i < p.line; i++) o += lines[i]!.length + 1;
+    return o + p.character;
+  }
+}
+
+/** An editor of a MockDocument that records its decorations. */
+export class MockEditor {
+  readonly decorations = new Map<unknown, Range[]>();
+  constructor(readonly document: MockDocument) {}
+  setDecorations(type: unknown, ranges: Range[]): void {
+    this.decorations.set(type, ranges);
+  }
+}
+
 export enum ProgressLocation {
   SourceControl = 1,
   Window = 10,
@@ -182,11 +262,15 @@ export const mock = {
   panels: [] as MockPanel[],
   serializers: new Map<string, unknown>(),
   /** Text document content providers registered, by scheme, and the texts they gave. */
-  contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string | Promise<string> }>(),
+  contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string | Promise<string>; onDidChange?: (l: (u: Uri) => void) => unknown }>(),
   documentTexts: new Map<string, string>(),
-  /** Options of the editor decoration types created, and the selectors hovers were registered for. */
-  decorationTypes: [] as unknown[],
+  /** Editor decoration types created, with their options. */
+  decorationTypes: [] as { options: Record<string, unknown>; dispose(): void }[],
+  /** Hover providers with the selectors they were registered for; code action providers by scheme. */
   hoverProviders: [] as { selector: unknown; provider: unknown }[],
+  codeActionProviders: new Map<string, { provideCodeActions(doc: MockDocument, range: Range): unknown[] }>(),
+  /** The editors window.visibleTextEditors lists (showTextDocument adds one; tests may set it). */
+  visibleEditors: [] as unknown[],
   reset(): void {
     this.quickPicks = [];
     this.inputs = [];
@@ -212,6 +296,8 @@ export const mock = {
     this.documentTexts.clear();
     this.decorationTypes = [];
     this.hoverProviders = [];
+    this.codeActionProviders.clear();
+    this.visibleEditors = [];
   },
 };
 
@@ -285,12 +371,17 @@ export const window = {
     mock.panels.push(p);
     return p;
   },
-  /** Editor decorations: kept as created, applied to no editor (the mock has none). */
-  createTextEditorDecorationType(options: unknown) {
-    mock.decorationTypes.push(options);
-    return { options, dispose() {} };
+  createTextEditorDecorationType(options: Record<string, unknown>) {
+    const t = { options, dispose() {} };
+    mock.decorationTypes.push(t);
+    return t;
   },
-  visibleTextEditors: [] as unknown[],
+  get visibleTextEditors(): unknown[] {
+    return mock.visibleEditors;
+  },
+  set visibleTextEditors(editors: unknown[]) {
+    mock.visibleEditors = editors;
+  },
   activeTextEditor: undefined as unknown,
   onDidChangeVisibleTextEditors: new EventEmitter<unknown>().event,
   registerWebviewPanelSerializer(viewType: string, s: unknown) {
@@ -303,7 +394,9 @@ export const window = {
   async showTextDocument(doc: Uri | { uri: Uri }) {
     const uri = doc instanceof Uri ? doc : doc.uri;
     mock.openedDocuments.push(uri.scheme === 'file' ? uri.fsPath : `${uri.scheme}:${uri.fsPath}`);
-    return {};
+    const editor = new MockEditor(doc instanceof MockDocument ? doc : new MockDocument(uri, mock.documentTexts.get(`${uri.scheme}:${uri.fsPath}`) ?? ''));
+    mock.visibleEditors.push(editor);
+    return editor;
   },
   async withProgress<T>(
     opts: { title?: string; cancellable?: boolean },
@@ -363,13 +456,13 @@ export const workspace = {
       // An untitled document with the given text (what a report opens as).
       const uri = Uri.from({ scheme: 'untitled', path: `/Untitled-${mock.documentTexts.size + 1}.${arg.language === 'markdown' ? 'md' : 'txt'}` });
       mock.documentTexts.set(`${uri.scheme}:${uri.fsPath}`, arg.content);
-      return { uri, getText: () => arg.content };
+      return new MockDocument(uri, arg.content);
     }
     const uri = arg;
     const provider = mock.contentProviders.get(uri.scheme);
     const text = provider ? await provider.provideTextDocumentContent(uri) : await fs.promises.readFile(uri.fsPath, 'utf8');
     mock.documentTexts.set(`${uri.scheme}:${uri.fsPath}`, text);
-    return { uri, getText: () => text };
+    return new MockDocument(uri, text);
   },
   onDidChangeConfiguration: configChange.event,
   onDidChangeTextDocument: new EventEmitter<unknown>().event,
@@ -391,28 +484,19 @@ export const commands = {
 
 export const languages = {
   registerHoverProvider(selector: unknown, provider: unknown) {
-    mock.hoverProviders.push({ selector, provider });
-    return { dispose() {} };
+    const entry = { selector, provider };
+    mock.hoverProviders.push(entry);
+    return { dispose: () => void mock.hoverProviders.splice(mock.hoverProviders.indexOf(entry) >>> 0, 1) };
+  },
+  registerCodeActionsProvider(selector: { scheme: string }, provider: { provideCodeActions(doc: MockDocument, range: Range): unknown[] }) {
+    mock.codeActionProviders.set(selector.scheme, provider);
+    return { dispose: () => mock.codeActionProviders.delete(selector.scheme) };
   },
 };
 
-/** Editor positions as plain offsets: enough for code that converts with positionAt/offsetAt. */
-export class Range {
-  constructor(
-    readonly start: unknown,
-    readonly end: unknown,
-  ) {}
-}
-
-export class MarkdownString {
-  constructor(readonly value: string) {}
-}
-
-export class Hover {
-  constructor(
-    readonly contents: MarkdownString,
-    readonly range?: Range,
-  ) {}
+/** The hover provider registered for documents of a URI scheme. */
+export function hoverProviderFor<P>(scheme: string): P | undefined {
+  return mock.hoverProviders.find((h) => (h.selector as { scheme?: string } | undefined)?.scheme === scheme)?.provider as P | undefined;
 }
 
 export const env = { appName: 'Mock Code' };
@@ -430,9 +514,13 @@ const api = {
   ViewColumn,
   ProgressLocation,
   CancellationTokenSource,
+  Position,
   Range,
   MarkdownString,
   Hover,
+  CodeAction,
+  CodeActionKind,
+  OverviewRulerLane,
   window,
   workspace,
   commands,

@@ -16,6 +16,8 @@ import { RuntimeRequestError, type RunJobOptions } from '../../extension/runtime
 import { resolveSettings, SETTING_DEFAULTS } from '../../extension/settings';
 import type { TreeNodeData } from '../../extension/treeData';
 import { NodeTreeProvider } from '../../extension/views';
+import { THINKING_COMMANDS, THINKING_INTERNAL_COMMANDS } from '../../extension/thinking/commands';
+import { THINKING_VIEW_TYPE } from '../../runtime/protocol/thinkingWebview';
 import { JOBS, type JobName, type JobParamsIn, type JobResult, type ModelRef } from '../../runtime/protocol/jobs';
 import type { ModelFacts, ModelInfo } from '../../runtime/protocol/requests';
 import { CHART_VIEW_TYPES } from '../../runtime/protocol/webview';
@@ -37,27 +39,29 @@ beforeEach(() => mock.reset());
 describe('manifest and code agree', () => {
   it('every palette command is contributed with its title in category LayerLab, and registered', () => {
     const contributed = new Map<string, { title: string; category: string }>(pkg.contributes.commands.map((c: { command: string }) => [c.command, c]));
-    for (const [id, title] of Object.entries({ ...PALETTE_COMMANDS, ...INTERNAL_COMMANDS })) {
+    const palette = { ...PALETTE_COMMANDS, ...THINKING_COMMANDS };
+    const internal = { ...INTERNAL_COMMANDS, ...THINKING_INTERNAL_COMMANDS };
+    for (const [id, title] of Object.entries({ ...palette, ...internal })) {
       assert.equal(contributed.get(id)?.title, title, id);
       assert.equal(contributed.get(id)?.category, 'LayerLab', id);
     }
-    assert.equal(contributed.size, Object.keys(PALETTE_COMMANDS).length + Object.keys(INTERNAL_COMMANDS).length, 'no contributed command without code');
+    assert.equal(contributed.size, Object.keys(palette).length + Object.keys(internal).length, 'no contributed command without code');
     const hidden = pkg.contributes.menus.commandPalette.filter((m: { when: string }) => m.when === 'false').map((m: { command: string }) => m.command);
-    assert.deepEqual(hidden.sort(), Object.keys(INTERNAL_COMMANDS).sort(), 'internal commands are hidden from the palette');
+    assert.deepEqual(hidden.sort(), Object.keys(internal).sort(), 'internal commands are hidden from the palette');
 
     mock.workspaceFolder = tmpDir();
     const api = activateWith(fakeContext(tmpDir()) as never, { spawner: () => assert.fail('activation must not start the runtime') });
     assert.deepEqual([...mock.registered.keys()].sort(), [...contributed.keys()].sort());
     assert.deepEqual(
-      Object.values(api.views).map((v) => v.viewId).sort(),
+      [...Object.values(api.views), api.thinking.view].map((v) => v.viewId).sort(),
       pkg.contributes.views.layerlab.map((v: { id: string }) => v.id).sort(),
     );
     assert.equal(mock.statusBar.text, '$(circle-outline) LayerLab');
-    assert.deepEqual([...mock.serializers.keys()].sort(), Object.values(CHART_VIEW_TYPES).sort(), 'chart panels are restored after a reload');
+    assert.deepEqual([...mock.serializers.keys()].sort(), [...Object.values(CHART_VIEW_TYPES), THINKING_VIEW_TYPE].sort(), 'chart panels are restored after a reload');
   });
 
   it('activates when VS Code restores a chart panel, and ships the chart pages', () => {
-    for (const viewType of Object.values(CHART_VIEW_TYPES)) assert.ok(pkg.activationEvents.includes(`onWebviewPanel:${viewType}`), viewType);
+    for (const viewType of [...Object.values(CHART_VIEW_TYPES), THINKING_VIEW_TYPE]) assert.ok(pkg.activationEvents.includes(`onWebviewPanel:${viewType}`), viewType);
     const ignore = fs.readFileSync(path.join(__dirname, '..', '..', '.vscodeignore'), 'utf8');
     for (const f of ['*.js', '*.css', '*.ttf']) assert.match(ignore, new RegExp(`^!dist/webview/${f.replace('.', '\\.').replace('*', '\\*')}$`, 'm'));
   });
@@ -77,7 +81,7 @@ describe('manifest and code agree', () => {
   });
 
   it('context menus name only node kinds the views create', () => {
-    const kinds = new Set(['model', 'dataset', 'cacheEntry', 'cacheFile', 'cacheHook', 'run', 'detail', 'message']);
+    const kinds = new Set(['model', 'dataset', 'cacheEntry', 'cacheFile', 'cacheHook', 'run', 'detail', 'message', 'thinkingGroup', 'chains', 'annotations', 'vectors', 'thinkingChart']);
     for (const m of pkg.contributes.menus['view/item/context'] as { when: string }[]) {
       const named = [...m.when.matchAll(/viewItem == (\w+)/g)].map((x) => x[1]);
       const re = /viewItem =~ \/(.+)\/$/.exec(m.when)?.[1];

@@ -76,6 +76,7 @@ describe('settings', () => {
     assert.deepEqual(outputFolders(s), {
       cache: '/ws/.layerlab/output/hidden_states',
       runs: '/ws/.layerlab/output/runs',
+      thinking: '/ws/.layerlab/output/thinking',
     });
   });
 

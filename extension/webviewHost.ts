@@ -80,6 +80,17 @@ const compareFormSchema = z.object({
   maxNewTokens: z.number().int().min(0).max(4096),
 });
 
+/** Every chart page may export a chart (PNG or CSV through the host's save dialog) and log. */
+export const saveMessageSchema = z.object({
+  type: z.literal('save'),
+  requestId: z.string().max(100),
+  format: z.enum(['png', 'csv']),
+  chart: z.string().max(100),
+  fileName: z.string().min(1).max(200),
+  content: z.string().max(MAX_EXPORT_CHARS),
+});
+export const logMessageSchema = z.object({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string().max(20_000) });
+
 export const webviewMessageSchema: z.ZodType<WebviewToHost> = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), page: z.enum(Object.keys(CHART_VIEW_TYPES) as [ChartPageKind, ...ChartPageKind[]]) }),
   z.object({ type: z.literal('compareRun'), form: compareFormSchema }),
@@ -88,15 +99,8 @@ export const webviewMessageSchema: z.ZodType<WebviewToHost> = z.discriminatedUni
   z.object({ type: z.literal('projectionLayer'), hook: z.string().max(100) }),
   z.object({ type: z.literal('pickCompare') }),
   z.object({ type: z.literal('clearCompare') }),
-  z.object({
-    type: z.literal('save'),
-    requestId: z.string().max(100),
-    format: z.enum(['png', 'csv']),
-    chart: z.string().max(100),
-    fileName: z.string().min(1).max(200),
-    content: z.string().max(MAX_EXPORT_CHARS),
-  }),
-  z.object({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string().max(20_000) }),
+  saveMessageSchema,
+  logMessageSchema,
 ]);
 
 export function parseWebviewMessage(raw: unknown): WebviewToHost | { invalid: string } {

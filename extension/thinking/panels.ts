@@ -11,20 +11,13 @@ import * as vscode from 'vscode';
 import { z } from 'zod';
 import { effectsFileSchema, steeringFileSchema, thinkingFileKind, vectorStatsFileSchema } from '../../runtime/protocol/thinking';
 import { THINKING_PAGES, THINKING_VIEW_TYPE, type HostToThinking, type ThinkingData, type ThinkingPage, type ThinkingToHost } from '../../runtime/protocol/thinkingWebview';
-import { MAX_EXPORT_CHARS, type ChartPageKind, type SaveMessage } from '../../runtime/protocol/webview';
-import { chartPanelOptions, chartWebviewOptions, exportBytes, exportFileName, makeNonce, pageHtml, type HostLog } from '../webviewHost';
+import type { ChartPageKind, SaveMessage } from '../../runtime/protocol/webview';
+import { chartPanelOptions, chartWebviewOptions, exportBytes, exportFileName, logMessageSchema, makeNonce, pageHtml, saveMessageSchema, type HostLog } from '../webviewHost';
 
 const messageSchema: z.ZodType<ThinkingToHost> = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), page: z.enum(THINKING_PAGES) }),
-  z.object({
-    type: z.literal('save'),
-    requestId: z.string().max(100),
-    format: z.enum(['png', 'csv']),
-    chart: z.string().max(100),
-    fileName: z.string().min(1).max(200),
-    content: z.string().max(MAX_EXPORT_CHARS),
-  }),
-  z.object({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string().max(20_000) }),
+  saveMessageSchema,
+  logMessageSchema,
 ]);
 
 /** A thinking file's page and validated contents; the error names the file. */
